@@ -1,0 +1,88 @@
+"""Demand: users of sexual services and employers in high-risk sectors, per member state.
+
+Both are large pools kept as counts per stratum (member state; member state x
+sector) and moved with binomial draws. Demand for victims is a number of
+victims the market would take at the reference price; the price a group gets
+falls when more victims are supplied (constant elasticity), so demand bounds how
+many victims can be exploited profitably. Expected penalties (users where knowing
+use is an offence; employers facing inspections) deter entry into the pools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thbsim.geography import FORMS, SECTOR_RISK, SECTOR_SHARE, SECTORS
+
+VICTIMS_PER_EMPLOYER = 5.0
+"""Victims a willing employer uses (assumption: small gangs on farms, sites, kitchens)."""
+
+
+class Demand:
+    def __init__(self, p, geo, rng: np.random.Generator) -> None:
+        self.rng = rng
+        n = geo.n_states
+        pop = geo.population_m[:n] * 1e6 * p["scale"]
+        self.users_base = pop * p["demand.sex_buyers_per_1000"] / 1000
+        self.users = np.round(self.users_base).astype(np.int64)
+        workers = pop * p["demand.labour_at_risk_per_1000"] / 1000
+        self.workers = workers[:, None] * SECTOR_SHARE[None, :]  # high-risk jobs, ms x sector
+        employer_share = p["demand.exploited_share_labour"] * SECTOR_RISK / VICTIMS_PER_EMPLOYER
+        self.employers_base = self.workers * employer_share[None, :]
+        self.employers = np.round(self.employers_base).astype(np.int64)
+        self.other_base = pop * p["demand.other_per_million"] / 1e6
+        self.offence = np.zeros(n, bool)  # knowing use is an offence
+        self.user_detection_per_year = np.zeros(n)
+        self.user_penalty = np.full(n, p["users.penalty_eur"])
+        self.p = p
+        self.capacity = np.zeros((n, len(FORMS)))
+        self.price = np.zeros((n, len(FORMS)))
+        self.ref_revenue = np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])
+        self.sector_capacity = np.zeros((n, len(SECTORS)))
+        self.knowing_users = np.zeros(n, np.int64)
+        self.inspection_risk = np.zeros((n, len(SECTORS)))  # yearly probability a risky employer is checked
+        self.employer_fine = np.full(n, p["demand.employer_fine_eur"])
+
+    # -- deterrence ---------------------------------------------------------
+    def user_deterrence(self) -> np.ndarray:
+        """Factor (<= 1) on the entry of knowing users, from the expected yearly penalty."""
+        p = self.p
+        price_per_service = self.ref_revenue[0] / p["demand.clients_per_victim"]
+        yearly_spend = p["demand.purchases_per_user"] * 12 * price_per_service
+        convicted = p["users.prosecution_rate"] * p["users.conviction_rate"]
+        expected_penalty = np.where(self.offence, self.user_detection_per_year * convicted * self.user_penalty, 0.0)
+        return np.exp(-p["demand.user_deterrence"] * expected_penalty / yearly_spend)
+
+    def employer_deterrence(self) -> np.ndarray:
+        p = self.p
+        yearly_value = self.ref_revenue[1] * 12
+        expected_fine = self.inspection_risk * self.employer_fine[:, None]
+        return np.exp(-p["demand.employer_deterrence"] * expected_fine / yearly_value)
+
+    # -- monthly step ----------------------------------------------------------
+    def step(self, exploited: np.ndarray) -> None:
+        """Move the pools, then set capacity and price per member state and form.
+
+        ``exploited`` is victims exploited per (member state, form) at the start of the month.
+        """
+        p, rng = self.p, self.rng
+        turnover = p["demand.user_turnover"]
+        knowing = p["demand.knowing_share"]
+        deter = self.user_deterrence()
+        # users: leave at the turnover rate; arrive toward the base, the knowing part deterred
+        arrive_base = self.users_base * turnover * (1 - knowing + knowing * deter)
+        self.users += rng.poisson(arrive_base) - rng.binomial(self.users, turnover)
+        emp_base = self.employers_base * self.employer_deterrence()
+        self.employers += rng.poisson(emp_base * turnover) - rng.binomial(self.employers, turnover)
+
+        cpv = p["demand.clients_per_victim"]
+        self.capacity[:, 0] = self.users * p["demand.purchases_per_user"] * p["demand.exploited_share_sex"] / cpv
+        self.sector_capacity = self.employers * VICTIMS_PER_EMPLOYER
+        self.capacity[:, 1] = self.sector_capacity.sum(axis=1)
+        self.capacity[:, 2] = self.other_base
+        ratio = self.capacity / np.maximum(exploited, 0.5)
+        self.price = self.ref_revenue[None, :] * np.clip(ratio, 1e-3, None) ** (1 / p["demand.elasticity"])
+        np.clip(self.price, 0.2 * self.ref_revenue, 4 * self.ref_revenue, out=self.price)
+        # users who bought from victims this month, and the knowing ones among them
+        served = np.minimum(self.users, exploited[:, 0] * cpv / p["demand.purchases_per_user"])
+        self.knowing_users = rng.binomial(np.round(served).astype(np.int64), knowing)

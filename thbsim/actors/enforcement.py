@@ -1,0 +1,144 @@
+"""Enforcement per member state: police, labour inspectorate, referral mechanism,
+online monitoring, prosecution and courts, and users' prosecution.
+
+Capacities are arrays over member states; levers change capacities and rates,
+never outputs. Detection of victims runs through channels:
+
+- police: proactive investigations of crime groups, allocated in proportion to
+  each group's visibility (an Epstein-style hazard 1 - exp(-C w / W)); a raid
+  identifies most of the group's victims and names suspects;
+- inspection: labour inspections of high-risk sectors; a check meets a victim
+  with probability coverage x targeting gain and identifies them with the
+  inspectors' recognition rate;
+- referral: NGOs, health, social and child-protection services;
+- online: monitoring of online advertising, for victims recruited online;
+- user_report: clients who report a suspected victim.
+
+Identifications (other than by raid) open investigations of the controlling
+group. Suspects go through a prosecution decision and a trial, each with a lag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thbsim.geography import SECTORS
+
+N_FORM_SECTOR = 2 + len(SECTORS)  # sexual, other, then one per labour sector
+KEY_CHANNELS = ("inspection", "referral", "online", "user_report")
+
+
+def form_sector_index(form: np.ndarray, sector: np.ndarray) -> np.ndarray:
+    """0 sexual, 1 other, 2.. labour sector."""
+    return np.where(form == 0, 0, np.where(form == 2, 1, 2 + sector))
+
+
+def hazard_key(member_state, form, sector, channel) -> np.ndarray:
+    """Per-victim stratum of the detection table, without the child bit."""
+    return ((member_state.astype(np.int16) * N_FORM_SECTOR + form_sector_index(form, sector)) * 2 + channel).astype(
+        np.int16
+    )
+
+
+class Enforcement:
+    def __init__(self, p, geo, rng_detection: np.random.Generator, rng_justice: np.random.Generator) -> None:
+        self.p, self.geo = p, geo
+        self.rng_detection, self.rng_justice = rng_detection, rng_justice
+        n = geo.n_states
+        idx = geo.enforcement_index
+        pop_m = geo.population_m[:n]
+        scale = p["scale"]
+        self.police_investigations = pop_m * p["police.investigations_per_million"] * idx * scale  # per month
+        self.inspection_coverage = np.full((n, len(SECTORS)), p["inspect.checks_per_1000"] / 1000) * idx[:, None]
+        self.targeting = np.full(n, p["inspect.targeting"])
+        self.recognition = np.full(n, p["inspect.recognition"])
+        self.referral_rate = np.array([p["referral.rate_sexual"], p["referral.rate_labour"], p["referral.rate_other"]])
+        self.referral_capacity = idx.copy()  # multiplier per member state
+        self.online_rate = np.full(n, p["online.detection_rate"]) * idx
+        self.user_report_rate = np.full(n, p["users.report_rate"])
+        self.visibility = np.array([p["police.visibility_sexual"], p["police.visibility_labour"],
+                                    p["police.visibility_other"]])
+        self.exit_rate = np.array([p["victims.exit_rate_sexual"], p["victims.exit_rate_labour"],
+                                   p["victims.exit_rate_other"]])
+        self.prosecution_rate = np.full(n, p["justice.prosecution_rate"])
+        self.conviction_rate = np.full(n, p["justice.conviction_rate"])
+        self.finance_rate = np.full(n, p["finance.investigation_rate"])
+        self.freeze_share = np.full(n, p["finance.freeze_share"])
+        # users' justice pipeline, per member state
+        self.user_pending_decision = np.zeros(n, np.int64)
+        self.user_pending_trial = np.zeros(n, np.int64)
+        self._tables_for: object = None
+
+    # -- detection table -------------------------------------------------------
+    def detection_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per stratum (key*2 + child): probability of identification, of any event, and
+        the cumulative channel shares among identifications (for attributing channels)."""
+        p, n = self.p, self.geo.n_states
+        h = np.zeros((n, N_FORM_SECTOR, 2, 2, len(KEY_CHANNELS)))  # ms, form-sector, online, child, channel
+        insp = self.inspection_coverage * self.targeting[:, None] * self.recognition[:, None]
+        h[:, 2:, :, :, 0] = insp[:, :, None, None]
+        ref = self.referral_capacity[:, None] * self.referral_rate[None, [0, 2] + [1] * len(SECTORS)]
+        child = np.array([p["referral.child_factor"], 1.0])
+        h[..., 1] = ref[:, :, None, None] * child[None, None, None, :]
+        h[:, :, 1, :, 2] = self.online_rate[:, None, None]
+        h[:, 0, :, :, 3] = self.user_report_rate[:, None, None]
+        h_ident = h.sum(axis=-1)
+        exit_fs = self.exit_rate[[0, 2] + [1] * len(SECTORS)]
+        h_total = h_ident + exit_fs[None, :, None, None]
+        p_event = 1 - np.exp(-h_total)
+        p_ident = p_event * h_ident / h_total
+        shares = np.cumsum(h, axis=-1) / np.maximum(h_ident[..., None], 1e-300)
+        return p_ident.ravel(), p_event.ravel(), shares.reshape(-1, len(KEY_CHANNELS))
+
+    # -- police -------------------------------------------------------------------
+    def raids(self, groups) -> np.ndarray:
+        """Groups investigated proactively this month (boolean over group rows)."""
+        u = groups.used
+        alive, ms = groups.alive[:u], groups.member_state[:u]
+        w = np.where(alive, self.visibility[groups.form[:u]] * np.sqrt(1.0 + groups.held[:u]), 0.0)
+        total = np.bincount(ms, weights=w, minlength=self.geo.n_states)
+        hazard = self.police_investigations[ms] * w / np.maximum(total[ms], 1e-12)
+        groups.raid_hazard[:u] = hazard
+        return self.rng_justice.random(u) < 1 - np.exp(-hazard)
+
+    def investigate(self, groups, investigated: np.ndarray) -> np.ndarray:
+        """Name suspects in investigated groups, detain some; returns suspects per group."""
+        p, rng = self.p, self.rng_justice
+        u = groups.used
+        members = groups.members[:u]
+        suspects = np.where(investigated, rng.binomial(members, p["police.suspects_per_member"]), 0)
+        detained = rng.binomial(suspects, p["police.detention"])
+        members -= detained
+        groups.pending_decision[:u] += suspects
+        return suspects
+
+    def courts(self, groups) -> tuple[np.ndarray, np.ndarray]:
+        """Prosecution decisions and verdicts with geometric lags; convicted members leave."""
+        p, rng = self.p, self.rng_justice
+        u = groups.used
+        ms = groups.member_state[:u]
+        pend_d, pend_t = groups.pending_decision[:u], groups.pending_trial[:u]
+        decided = rng.binomial(pend_d, 1 / p["justice.prosecution_lag"])
+        prosecuted = rng.binomial(decided, self.prosecution_rate[ms])
+        pend_d -= decided
+        verdicts = rng.binomial(pend_t, 1 / p["justice.trial_lag"])
+        convicted = rng.binomial(verdicts, self.conviction_rate[ms])
+        pend_t += prosecuted - verdicts
+        leaving = rng.binomial(convicted, 1 - p["police.detention"])
+        members = groups.members[:u]
+        np.subtract(members, np.minimum(leaving, members), out=members)
+        return prosecuted, convicted
+
+    # -- users ------------------------------------------------------------------
+    def prosecute_users(self, demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Knowing users detected where use is an offence, then prosecuted and convicted."""
+        p, rng = self.p, self.rng_justice
+        monthly = 1 - (1 - np.clip(demand.user_detection_per_year, 0, 1)) ** (1 / 12)
+        suspects = rng.binomial(demand.knowing_users, np.where(demand.offence, monthly, 0.0))
+        decided = rng.binomial(self.user_pending_decision, 1 / p["justice.prosecution_lag"])
+        prosecuted = rng.binomial(decided, p["users.prosecution_rate"])
+        verdicts = rng.binomial(self.user_pending_trial, 1 / p["justice.trial_lag"])
+        convicted = rng.binomial(verdicts, p["users.conviction_rate"])
+        self.user_pending_decision += suspects - decided
+        self.user_pending_trial += prosecuted - verdicts
+        return suspects, prosecuted, convicted

@@ -1,0 +1,145 @@
+"""Crime groups, as rows of arrays (one row a group).
+
+Groups are few (thousands) but act every month; keeping them as arrays lets a
+month's decisions for all groups be a handful of vectorised operations, where
+Mesa agents would cost a Python call per group per month (docs/model.md, Design
+concepts). Each group has a member state of operation, a form it specialises in,
+members, assets and the victims it holds. Each month it chooses how many to
+recruit from expected profit against expected losses, takes on or loses members,
+and is dismantled below a minimum size. New groups enter where demand is unmet
+and the business pays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thbsim.geography import FORMS
+
+
+class CrimeGroups:
+    def __init__(self, p, n_states: int, rng: np.random.Generator, capacity: int = 1024) -> None:
+        self.p, self.rng, self.n_states = p, rng, n_states
+        self.capacity = capacity
+        self.used = 0
+        self.alive = np.zeros(capacity, bool)
+        self.member_state = np.zeros(capacity, np.int16)
+        self.form = np.zeros(capacity, np.int8)
+        self.members = np.zeros(capacity, np.int64)
+        self.assets = np.zeros(capacity)
+        self.held = np.zeros(capacity, np.int64)  # victims exploited at the start of the month
+        self.born = np.zeros(capacity, np.int32)
+        self.pending_decision = np.zeros(capacity, np.int64)  # suspects awaiting prosecution decision
+        self.pending_trial = np.zeros(capacity, np.int64)  # prosecuted members awaiting verdict
+        self.raid_hazard = np.zeros(capacity)  # last month's investigation hazard, what groups expect
+        # the month's ledger, per group, for the stock-flow identity
+        self.ledger = {k: np.zeros(capacity) for k in ("opening", "profit", "spending", "frozen", "closing")}
+        self.recruit_cost = p["money.recruit_cost_months"] * np.array(
+            [p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]]
+        )
+
+    # -- rows -------------------------------------------------------------------
+    def _grow(self, need: int) -> None:
+        cap = max(need, int(self.capacity * 1.5))
+        for name in ("alive", "member_state", "form", "members", "assets", "held", "born",
+                     "pending_decision", "pending_trial", "raid_hazard"):
+            old = getattr(self, name)
+            new = np.zeros(cap, old.dtype)
+            new[: old.size] = old
+            setattr(self, name, new)
+        for k, old in self.ledger.items():
+            new = np.zeros(cap)
+            new[: old.size] = old
+            self.ledger[k] = new
+        self.capacity = cap
+
+    def add(self, member_state: np.ndarray, form: np.ndarray, members: np.ndarray, assets: np.ndarray, t: int):
+        """Create groups; rows of dead groups with an empty justice pipeline are reused."""
+        n = member_state.size
+        reusable = np.flatnonzero(
+            ~self.alive[: self.used] & (self.pending_decision[: self.used] == 0) & (self.pending_trial[: self.used] == 0)
+        )[:n]
+        extra = n - reusable.size
+        if extra > 0:
+            if self.used + extra > self.capacity:
+                self._grow(self.used + extra)
+            reusable = np.concatenate([reusable, np.arange(self.used, self.used + extra)])
+            self.used += extra
+        rows = reusable
+        self.alive[rows] = True
+        self.member_state[rows] = member_state
+        self.form[rows] = form
+        self.members[rows] = members
+        self.assets[rows] = assets
+        self.held[rows] = 0
+        self.born[rows] = t
+        self.raid_hazard[rows] = 0.0
+        return rows
+
+    def view(self, name: str) -> np.ndarray:
+        return getattr(self, name)[: self.used]
+
+    @property
+    def n_alive(self) -> int:
+        return int(self.alive[: self.used].sum())
+
+    # -- decisions ---------------------------------------------------------------
+    def desired_recruits(self, price: np.ndarray, identification_hazard: np.ndarray) -> np.ndarray:
+        """Expected recruits each group wants this month (0 for dead groups).
+
+        Margin per victim-month = price - operating cost - risk_aversion x expected loss,
+        where the expected loss counts the victim's replacement, members lost to
+        investigations it triggers or to proactive raids, and assets frozen.
+        """
+        p = self.p
+        u = self.used
+        ms, form = self.member_state[:u], self.form[:u]
+        ref = np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])[form]
+        members, assets, held = self.members[:u], np.maximum(self.assets[:u], 0.0), self.held[:u]
+        member_value = p["groups.member_value_months"] * ref
+        per_investigation = (
+            members * p["police.suspects_per_member"] * p["police.detention"] * member_value
+            + p["finance.investigation_rate"] * p["finance.freeze_share"] * assets
+        )
+        lam = identification_hazard[ms, form]
+        loss_per_victim = lam * (self.recruit_cost[form] + p["police.investigate_on_identification"] * per_investigation)
+        loss_per_victim += self.raid_hazard[:u] * per_investigation / np.maximum(held, 1)
+        margin = price[ms, form] - p["money.cost_share"] * ref - p["groups.risk_aversion"] * loss_per_victim
+        x = np.maximum(margin, 0.0) / ref
+        self.profitability = x
+        desired = members * p["groups.victims_per_member"] * x / (x + 0.25)
+        gap = np.maximum(desired - held, 0.0) * p["groups.adjust_rate"]
+        affordable = np.maximum(self.assets[:u], 0.0) / self.recruit_cost[form]
+        return np.where(self.alive[:u], np.minimum(gap, affordable), 0.0)
+
+    def attempts(self, wanted: np.ndarray) -> np.ndarray:
+        """Recruitment attempts per group (Poisson around wanted / expected success)."""
+        return self.rng.poisson(wanted / self.p["recruit.success"])
+
+    def update_members(self, t: int) -> np.ndarray:
+        """Members join profitable groups and quit; returns rows dismantled this month."""
+        p, rng, u = self.p, self.rng, self.used
+        alive = self.alive[:u]
+        members = self.members[:u]
+        growth = rng.poisson(members * p["groups.member_growth"] * np.minimum(self.profitability, 1.0))
+        quit_ = rng.binomial(members, p["groups.member_quit"])
+        members += np.where(alive, growth - quit_, 0)
+        np.maximum(members, 0, out=members)
+        dismantled = np.flatnonzero(alive & (members < p["groups.min_members"]))
+        self.alive[dismantled] = False
+        return dismantled
+
+    def entry(self, capacity: np.ndarray, exploited: np.ndarray, price: np.ndarray, t: int) -> np.ndarray:
+        """New groups per (member state, form) where demand is unmet and the business pays."""
+        p = self.p
+        ref = np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])
+        margin = (price - p["money.cost_share"] * ref[None, :]) / ref[None, :]
+        group_size = p["groups.initial_members"] * p["groups.victims_per_member"] * 0.6
+        unmet = np.maximum(capacity - exploited, 0.0) / group_size
+        n_new = self.rng.poisson(p["groups.entry_rate"] * unmet * np.clip(margin, 0.0, 1.0))
+        ms, form = np.divmod(np.repeat(np.arange(n_new.size), n_new.ravel()), len(FORMS))
+        if ms.size == 0:
+            return ms
+        members = np.maximum(2 + self.rng.poisson(p["groups.initial_members"] - 2, ms.size), p["groups.min_members"])
+        assets = np.full(ms.size, p["money.start_capital_months"] * 4) * ref[form]
+        return self.add(ms, form, members, assets, t)

@@ -1,0 +1,108 @@
+"""Recruitment from the at-risk pools, and the victims' life cycle.
+
+At-risk pools are counts per (origin, sex, age) stratum. A group's recruitment
+attempts pick a stratum with probability proportional to pool size, route weight
+(origin to the group's member state) and susceptibility to the group's form;
+an attempt succeeds with the origin's recruitment success. All recruits of a
+month are drawn at once by inverse-CDF sampling over stacked rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thbsim.actors.enforcement import hazard_key
+from thbsim.geography import FORMS, LABOUR
+
+N_SEX, N_AGE = 2, 2  # female/male, child/adult
+
+
+def stacked_choice(cdf: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Draw a category for each item from its row of ``cdf`` (rows of cumulative probabilities)."""
+    n_rows, n_cat = cdf.shape
+    flat = (cdf + np.arange(n_rows)[:, None]).ravel()
+    pos = np.searchsorted(flat, u + rows, side="right")
+    return np.minimum(pos - rows * n_cat, n_cat - 1)
+
+
+class Recruitment:
+    def __init__(self, p, geo, rng: np.random.Generator) -> None:
+        self.p, self.geo, self.rng = p, geo, rng
+        n_o = geo.n_origins
+        base = geo.population_m * geo.propensity * p["pool.at_risk_per_million"] * p["scale"]
+        sex = np.array([0.5, 0.5])
+        age = np.array([p["pool.child_share"], 1 - p["pool.child_share"]])
+        self.pool_base = base[:, None, None] * sex[None, :, None] * age[None, None, :]  # origin x sex x age
+        self.pool = np.round(self.pool_base).astype(np.int64)
+        self.awareness = np.zeros(n_o)  # prevention: reduces recruitment success per origin
+        n = geo.n_states
+        link = np.ones((n_o, n))
+        link[~geo.is_eu, :] = p["recruit.non_eu_reach"]
+        link[np.arange(n), np.arange(n)] = p["recruit.domestic_affinity"]
+        self.link = link  # origin x member state
+        fo = np.array([p["recruit.female_odds_sexual"], p["recruit.female_odds_labour"], p["recruit.female_odds_other"]])
+        co = np.array([p["recruit.child_odds_sexual"], p["recruit.child_odds_labour"], p["recruit.child_odds_other"]])
+        self.susceptibility = np.ones((len(FORMS), N_SEX, N_AGE))
+        self.susceptibility[:, 0, :] *= fo[:, None]
+        self.susceptibility[:, :, 0] *= co[:, None]
+        self.online_share = np.array([p["recruit.online_share_sexual"], p["recruit.online_share_other"],
+                                      p["recruit.online_share_other"]])
+
+    def step_pools(self) -> None:
+        """Pools turn over toward their base size (binomial out, Poisson in)."""
+        rate = self.p["pool.turnover"]
+        self.pool += self.rng.poisson(self.pool_base * rate) - self.rng.binomial(self.pool, rate)
+
+    def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray):
+        """Attributes of recruits for attempts by groups in ``member_state`` with ``form``.
+
+        Returns a dict of attribute arrays for the successful attempts and the mask of success.
+        """
+        rng, geo = self.rng, self.geo
+        n = member_state.size
+        n_states = geo.n_states
+        # stratum weights per (member state, form): origin x sex x age
+        w = self.pool[None, None, :, :, :] * self.link.T[:, None, :, None, None] * self.susceptibility[None, :, None]
+        w = w.reshape(n_states * len(FORMS), -1)
+        cdf = np.cumsum(w, axis=1)
+        cdf /= np.maximum(cdf[:, -1:], 1e-300)
+        row = member_state.astype(np.int64) * len(FORMS) + form
+        stratum = stacked_choice(cdf, row, rng.random(n))
+        origin, rest = np.divmod(stratum, N_SEX * N_AGE)
+        sex, age = np.divmod(rest, N_AGE)
+        success = rng.random(n) < self.p["recruit.success"] * (1 - self.awareness[origin])
+        origin, sex, age, ms, form = origin[success], sex[success], age[success], member_state[success], form[success]
+        k = origin.size
+        np.subtract.at(self.pool, (origin, sex, age), 1)
+        np.maximum(self.pool, 0, out=self.pool)
+        years = np.where(age == 0, rng.integers(12, 18, k), rng.integers(18, 46, k))
+        sector_cdf = np.cumsum(sector_capacity, axis=1)
+        sector_cdf /= np.maximum(sector_cdf[:, -1:], 1e-300)
+        sector = np.where(form == LABOUR, stacked_choice(sector_cdf, ms.astype(np.int64), rng.random(k)), -1)
+        channel = (rng.random(k) < self.online_share[form]).astype(np.int8)
+        return {
+            "citizenship": origin, "sex": sex, "age_years": years, "member_state": ms, "form": form,
+            "sector": sector, "channel": channel,
+        }, success
+
+
+def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int, months_exploited=None) -> np.ndarray:
+    """Write recruits into free victim rows; returns their rows."""
+    k = attrs["citizenship"].size
+    rows = victims.allocate(k)
+    v = victims
+    v.field("state")[rows] = state
+    v.field("citizenship")[rows] = attrs["citizenship"]
+    v.field("member_state")[rows] = attrs["member_state"]
+    v.field("sex")[rows] = attrs["sex"]
+    v.field("birth_month")[rows] = t - attrs["age_years"] * 12
+    v.field("form")[rows] = attrs["form"]
+    v.field("sector")[rows] = attrs["sector"]
+    v.field("channel")[rows] = attrs["channel"]
+    v.field("group")[rows] = groups
+    v.field("months_exploited")[rows] = 0 if months_exploited is None else months_exploited
+    v.field("state_since")[rows] = t
+    v.field("times_trafficked")[rows] = 1
+    v.field("hazard_key")[rows] = hazard_key(attrs["member_state"], attrs["form"], attrs["sector"], attrs["channel"])
+    return rows
+

@@ -1,0 +1,89 @@
+"""Victims as rows of numpy arrays (a structure of arrays), recycled when they leave.
+
+One row is one victim. Rows of victims who have left the system are marked
+``FREE`` and reused by later recruits, so memory follows the number of victims
+in the system, not the length of the horizon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# victim states; FREE marks a recyclable row (the victim has exited)
+FREE, RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED = 0, 1, 2, 3, 4
+STATES = ("free", "recruited", "exploited", "identified", "supported")
+IN_SYSTEM = (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED)
+
+_FIELDS: dict[str, type] = {
+    "state": np.int8,
+    "citizenship": np.int8,  # origin index; < 27 means an EU member state
+    "member_state": np.int8,  # member state of exploitation
+    "sex": np.int8,  # 0 female, 1 male
+    "birth_month": np.int16,  # model month of birth (negative before the start)
+    "form": np.int8,  # 0 sexual, 1 labour, 2 other
+    "sector": np.int8,  # labour sector, -1 for other forms
+    "channel": np.int8,  # 0 offline, 1 online recruitment
+    "group": np.int32,  # controlling crime group row, -1 none
+    "months_exploited": np.int16,
+    "state_since": np.int16,  # model month of the last state change
+    "times_trafficked": np.int8,
+    "hazard_key": np.int16,  # index into the month's per-stratum detection table
+}
+
+
+class Victims:
+    """Victim rows: ``v.state``, ``v.form``, ... are arrays of length ``v.used``."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.capacity = max(int(capacity), 16)
+        self.used = 0  # rows ever used; rows >= used are untouched
+        for name, dtype in _FIELDS.items():
+            setattr(self, "_" + name, np.zeros(self.capacity, dtype))
+        self._group[:] = -1
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        if name in _FIELDS:
+            return self.__dict__["_" + name][: self.__dict__["used"]]
+        raise AttributeError(name)
+
+    def count(self, state: int) -> int:
+        return int(np.count_nonzero(self.state == state))
+
+    @property
+    def in_system(self) -> int:
+        return int(np.count_nonzero(self.state != FREE))
+
+    def nbytes(self) -> int:
+        return sum(getattr(self, "_" + f).nbytes for f in _FIELDS)
+
+    def allocate(self, n: int) -> np.ndarray:
+        """Row indices for ``n`` new victims: free rows first, then fresh ones."""
+        free = np.flatnonzero(self.state == FREE)[:n]
+        extra = n - free.size
+        if extra > 0:
+            need = self.used + extra
+            if need > self.capacity:
+                self._grow(max(need, int(self.capacity * 1.5)))
+            fresh = np.arange(self.used, need)
+            self.used = need
+            free = np.concatenate([free, fresh])
+        return free
+
+    def _grow(self, capacity: int) -> None:
+        for name in _FIELDS:
+            old = getattr(self, "_" + name)
+            new = np.zeros(capacity, old.dtype)
+            new[: old.size] = old
+            if name == "group":
+                new[old.size :] = -1
+            setattr(self, "_" + name, new)
+        self.capacity = capacity
+
+    def release(self, rows: np.ndarray) -> None:
+        """Mark rows as exited (recyclable)."""
+        self._state[rows] = FREE
+        self._group[rows] = -1
+
+    def field(self, name: str) -> np.ndarray:
+        """The full backing array of a field (for writes into freshly allocated rows)."""
+        return getattr(self, "_" + name)
