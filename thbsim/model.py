@@ -29,7 +29,7 @@ from thbsim.actors.demand import Demand
 from thbsim.actors.enforcement import Enforcement
 from thbsim.actors.traffickers import CrimeGroups
 from thbsim.actors.victims import Recruitment, place_recruits, stacked_choice
-from thbsim.geography import FORMS, USERS_OFFENCE_2017, geography
+from thbsim.geography import FORMS, geography
 from thbsim.money import CostLedger, Finance
 from thbsim.params import ParamSet
 from thbsim.population import EXPLOITED, IDENTIFIED, RECRUITED, SUPPORTED, Victims
@@ -38,6 +38,9 @@ from thbsim.rng import Streams
 
 ADULT_MONTHS = 18 * 12
 NF = len(FORMS)
+POLICE_DISMANTLING_MONTHS = 6
+"""A group dismantled within this many months of an investigation was broken up by the police,
+who then find its victims; the victims of a group that fell apart on its own are released."""
 
 
 class TraffickingModel(mesa.Model):
@@ -64,11 +67,11 @@ class TraffickingModel(mesa.Model):
 
         p = self.p
         self.demand = Demand(p, geo, self.streams["demand"])
-        self.demand.offence[geo.state_mask(list(USERS_OFFENCE_2017))] = True
+        self.demand.offence[geo.state_mask(list(scenario.users_offence))] = True
         self.demand.user_detection_per_year[:] = p["users.detection_per_year"]
         self.groups = CrimeGroups(p, n, self.streams["groups"])
-        self.enforcement = Enforcement(p, geo, self.streams["detection"], self.streams["justice"])
-        self.recruitment = Recruitment(p, geo, self.streams["recruitment"])
+        self.enforcement = Enforcement(p, geo, self.streams["justice"])
+        self.recruitment = Recruitment(p, geo, self.streams["recruitment"], self.streams["pools"])
         self.victims = Victims(capacity=int(60000 * p["scale"]) + 1024)
         self.finance = Finance(p, n)
         self.ledger = CostLedger(p)
@@ -89,16 +92,18 @@ class TraffickingModel(mesa.Model):
         n_groups = np.maximum(np.round(capacity / per_group), (capacity > 0.5).astype(float)).astype(np.int64)
         cells = np.repeat(np.arange(n * NF), n_groups.ravel())
         ms, form = np.divmod(cells, NF)
-        members = np.maximum(2 + rng.poisson(p["groups.initial_members"] - 2, ms.size), 2)
+        members = np.maximum(2 + rng.poisson(p["groups.initial_members"] - 2, ms.size), p["groups.min_members"])
         ref = self.demand.ref_revenue[form]
         rows = g.add(ms, form, members, ref * 4 * p["money.start_capital_months"], 0)
         # victims: about 90 % of capacity, spread over the cell's groups
         n_victims = rng.poisson(0.9 * capacity.ravel()[cells] / np.maximum(n_groups.ravel()[cells], 1))
         owner = np.repeat(rows, n_victims)
-        attrs, ok = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
+        attrs, ok = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity,
+                                          always=True)
         months = rng.geometric(1 / 24, ok.sum()) - 1
-        place_recruits(self.victims, attrs, owner[ok], 0, EXPLOITED, np.minimum(months, 240))
+        place_recruits(self.victims, attrs, owner[ok], 0, EXPLOITED, -np.minimum(months, 240))
         self.recruitment.pool[:] = np.round(self.recruitment.pool_base).astype(np.int64)
+        self._stocks = self._state_histogram()
 
     # ------------------------------------------------------------------ run
     def run(self, progress=None) -> None:
@@ -115,24 +120,30 @@ class TraffickingModel(mesa.Model):
         t, p, g, v = self.t, self.p, self.groups, self.victims
         n = self.geo.n_states
         rec = self.recorder
-        state, ms_v, form_v, grp_v = v.state, v.member_state, v.form, v.group
+        state, grp_v = v.state, v.group
+        # start-of-month states: every transition below is computed from them, so a
+        # victim changes state at most once a month
         r0, e0, i0, s0 = (np.flatnonzero(state == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED))
-        cell_e = ms_v[e0].astype(np.int64) * NF + form_v[e0]
-        exploited = np.bincount(cell_e, minlength=n * NF).reshape(n, NF).astype(float)
+        exploited = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
+        ge = grp_v[e0]
         u = g.used
-        g.held[:u] = np.bincount(grp_v[e0][grp_v[e0] >= 0], minlength=u)[:u]
+        g.held[:u] = np.bincount(ge, minlength=u)
+        g.held[:u][~g.alive[:u]] = 0  # victims of a dismantled group earn it nothing
 
         # 1. levers and shocks
         for lever in self.levers:
             if lever.active(self, t):
                 lever.apply(self)
 
-        # 2. demand
+        # 2. demand (employers see last month's inspection risk)
+        enf = self.enforcement
+        yearly_checks = np.minimum(enf.inspection_coverage * enf.targeting[:, None] * 12, 1.0)
+        self.demand.inspection_risk = yearly_checks
         self.demand.step(exploited)
         # 3. groups decide
-        wanted = g.desired_recruits(self.demand.price, self.ident_hazard)
+        wanted = g.desired_recruits(self.demand.price, self.ident_hazard, enf.finance_rate, enf.freeze_share)
         attempts = g.attempts(wanted)
-        # 4. recruitment
+        # 4. recruitment (recruits are placed in rows at the end of the month)
         self.recruitment.step_pools()
         owner = np.repeat(np.arange(u), attempts)
         attrs, ok = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
@@ -142,8 +153,9 @@ class TraffickingModel(mesa.Model):
         # 5. exploitation and money
         gms, gform = g.member_state[:u], g.form[:u]
         ref = self.demand.ref_revenue[gform]
-        revenue = g.held[:u] * self.demand.price[gms, gform]
-        profit = revenue - g.held[:u] * p["money.cost_share"] * ref
+        held = g.held[:u]
+        revenue = held * self.demand.price[gms, gform]
+        profit = revenue - held * p["money.cost_share"] * ref
         opening = g.assets[:u].copy()
         recruit_spend = n_recruits * g.recruit_cost[gform]
         after = opening + profit - recruit_spend
@@ -151,57 +163,59 @@ class TraffickingModel(mesa.Model):
         spending = recruit_spend + payout
         g.assets[:u] = after - payout
 
-        # 6. detection
-        p_ident, p_event, shares = self.enforcement.detection_tables()
-        child = (t - v.birth_month[e0]) < ADULT_MONTHS
-        key = v.hazard_key[e0].astype(np.int64) * 2 + (~child)
+        # 6. detection: one uniform per exploited victim decides identification (by channel) or exit
+        p_ident, p_event, shares = enf.detection_tables()
+        key = v.hazard_key[e0] + (v.birth_month[e0] <= t - ADULT_MONTHS)
         rng_d = self.streams["detection"]
         draw = rng_d.random(e0.size)
         pid = p_ident[key]
         ident = draw < pid
-        leave = ~ident & (draw < p_event[key])
-        channel = np.full(e0.size, -1, np.int64)
-        channel[ident] = 1 + stacked_choice(shares, key[ident], draw[ident] / pid[ident])
-        raided = self.enforcement.raids(g)
-        ge = grp_v[e0]
-        orphan = (ge < 0) | ~g.alive[np.maximum(ge, 0)]
-        hit = orphan | raided[np.maximum(ge, 0)] & (ge >= 0)
-        hits = np.flatnonzero(hit)
-        by_police = rng_d.random(hits.size) < p["police.raid_identifies"]
+        leave = (draw < p_event[key]) & ~ident
+        channel = np.zeros(e0.size, np.int8)
+        found = np.flatnonzero(ident)
+        channel[found] = 1 + stacked_choice(shares, key[found], draw[found] / pid[found])
+        raided = enf.raids(g)
+        # victims of raided groups, and of groups dismantled last month: police find those of groups
+        # broken up by investigations; the others are released (they leave unidentified)
+        dead = ~g.alive[:u]
+        police_broke = dead & (g.died[:u] - g.investigated_at[:u] <= POLICE_DISMANTLING_MONTHS)
+        hits = np.flatnonzero((raided | dead)[ge])
+        by_police = (raided | police_broke)[ge[hits]] & (rng_d.random(hits.size) < p["police.raid_identifies"])
         police_rows = hits[by_police]
         ident[police_rows] = True
         leave[police_rows] = False
         channel[police_rows] = 0
-        orphan_rows = hits[~by_police & orphan[hits]]
-        leave[orphan_rows] = ~ident[orphan_rows]
+        released = hits[~by_police & dead[ge[hits]]]
+        leave[released] = ~ident[released]
         # identifications outside raids open investigations of the group
-        non_raid = ident & (channel > 0) & (ge >= 0)
-        n_ident_g = np.bincount(ge[non_raid], minlength=u)[:u]
+        non_raid = ident & (channel > 0)
+        n_ident_g = np.bincount(ge[non_raid], minlength=u)
         p_open = 1 - (1 - p["police.investigate_on_identification"]) ** n_ident_g
         opened = self.streams["justice"].random(u) < p_open
         investigated = (raided | opened) & g.alive[:u]
+        cell_found = v.cell[e0[non_raid]]
         self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (
-            np.bincount(cell_e[non_raid], minlength=n * NF).reshape(n, NF) / np.maximum(exploited, 1.0)
+            np.bincount(cell_found, minlength=n * NF).reshape(n, NF) / np.maximum(exploited, 1.0)
         )
 
-        # 7. justice
-        suspects = self.enforcement.investigate(g, investigated)
-        prosecuted, convicted = self.enforcement.courts(g)
-        user_s, user_p, user_c = self.enforcement.prosecute_users(self.demand)
+        # 7. justice: verdicts and decisions on earlier cases, then new suspects
+        prosecuted, convicted = enf.courts(g)
+        suspects = enf.investigate(g, investigated, t)
+        user_s, user_p, user_c = enf.prosecute_users(self.demand)
         # 8. finance
-        frozen = self.finance.freeze(g, investigated, self.enforcement.finance_rate, self.enforcement.freeze_share,
-                                     self.streams["finance"])
+        frozen = self.finance.freeze(g, investigated, enf.finance_rate, enf.freeze_share, self.streams["finance"])
         confiscated = self.finance.decide()
 
         # 9. victims move on
         rng_v = self.streams["victims"]
         rows_ident, rows_leave = e0[ident], e0[leave]
-        stay = e0[~ident & ~leave]
-        v.months_exploited[stay] += 1
+        ended = np.concatenate([rows_ident, rows_leave])
+        v.months_exploited[ended] += (t - v.exploited_since[ended]).astype(np.int16)
         state[rows_ident] = IDENTIFIED
         v.state_since[rows_ident] = t
         state[r0] = EXPLOITED
         v.state_since[r0] = t
+        v.exploited_since[r0] = t
         accept = rng_v.random(i0.size) < p["victims.accept_support"]
         state[i0[accept]] = SUPPORTED
         v.state_since[i0] = t
@@ -209,14 +223,23 @@ class TraffickingModel(mesa.Model):
         support_exit = draw_s < 1 / p["victims.support_months"]
         retraffic = ~support_exit & (draw_s < 1 / p["victims.support_months"] + p["victims.retrafficking_rate"])
         re_rows = s0[retraffic]
-        new_group = self._pick_groups(ms_v[re_rows].astype(np.int64) * NF + form_v[re_rows], rng_v)
+        new_group = self._pick_groups(v.cell[re_rows], rng_v)
         re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
         state[re_rows] = RECRUITED
         grp_v[re_rows] = new_group
         v.state_since[re_rows] = t
         v.times_trafficked[re_rows] += 1
-        v.months_exploited[re_rows] = 0
         registered = self._registered(rows_ident, rng_v)
+        cell_v = v.cell
+
+        def vic(rows):
+            return np.bincount(cell_v[rows], minlength=n * NF).reshape(n, NF)
+
+        # flows by (member state, form), counted before released rows are reused by recruits
+        flows = {"retrafficked": vic(re_rows), "transit": vic(r0), "identified": vic(rows_ident),
+                 "exited_unidentified": vic(rows_leave), "support_entered": vic(i0[accept]),
+                 "support_declined": vic(i0[~accept]), "support_exited": vic(s0[support_exit])}
+        by_channel = np.bincount(v.member_state[rows_ident].astype(np.int64) * 5 + channel[ident], minlength=n * 5)
         v.release(np.concatenate([rows_leave, i0[~accept], s0[support_exit]]))
 
         # 10. groups grow, shrink, enter; costs and records
@@ -229,8 +252,9 @@ class TraffickingModel(mesa.Model):
             g.ledger[k][:u] = val
         entrants = g.entry(self.demand.capacity, exploited, self.demand.price, t)
         place_recruits(v, attrs, owner, t, RECRUITED)
+        self._stocks = self._state_histogram()
 
-        cells = (gms.astype(np.int64) * NF + gform)
+        cells = gms.astype(np.int64) * NF + gform
 
         def by_cell(w):
             return np.bincount(cells, weights=w, minlength=n * NF).reshape(n, NF)
@@ -238,26 +262,15 @@ class TraffickingModel(mesa.Model):
         def by_ms(w):
             return np.bincount(gms, weights=w, minlength=n)
 
-        def vic(rows):
-            return np.bincount(ms_v[rows].astype(np.int64) * NF + form_v[rows], minlength=n * NF).reshape(n, NF)
-
-        identified_ms = vic(rows_ident)
-        state_now, ms_now, form_now = v.state, v.member_state, v.form
+        identified_ms = flows["identified"]
         for name, s in (("victims_recruited", RECRUITED), ("victims_exploited", EXPLOITED),
                         ("victims_identified", IDENTIFIED), ("victims_supported", SUPPORTED)):
-            m = state_now == s
-            rec[name, t] = np.bincount(ms_now[m].astype(np.int64) * NF + form_now[m], minlength=n * NF).reshape(n, NF)
-        rec["recruited", t] = np.bincount(attrs["member_state"].astype(np.int64) * NF + attrs["form"],
-                                          minlength=n * NF).reshape(n, NF)
-        rec["retrafficked", t] = vic(re_rows)
-        rec["transit", t] = vic(r0)
-        rec["identified", t] = identified_ms
-        rec["exited_unidentified", t] = vic(rows_leave)
-        rec["support_entered", t] = vic(i0[accept])
-        rec["support_declined", t] = vic(i0[~accept])
-        rec["support_exited", t] = vic(s0[support_exit])
-        rec["identified_by_channel", t] = np.bincount(
-            ms_v[rows_ident].astype(np.int64) * 5 + channel[ident], minlength=n * 5).reshape(n, 5)
+            rec[name, t] = self._stocks[s].reshape(n, NF)
+        new_cells = attrs["member_state"].astype(np.int64) * NF + attrs["form"]
+        rec["recruited", t] = np.bincount(new_cells, minlength=n * NF).reshape(n, NF)
+        for name, value in flows.items():
+            rec[name, t] = value
+        rec["identified_by_channel", t] = by_channel.reshape(n, 5)
         rec["registered", t] = registered
         suspects_ms = by_ms(suspects)
         rec["suspects", t] = suspects_ms
@@ -268,27 +281,39 @@ class TraffickingModel(mesa.Model):
         rec["user_convictions", t] = user_c
         rec["investigations", t] = by_ms(investigated)
         rec["raids", t] = by_ms(raided)
-        alive_u = g.alive[:u]
-        rec["groups_active", t] = by_cell(alive_u)
-        rec["group_members", t] = by_cell(np.where(alive_u, g.members[:u], 0))
-        rec["groups_dismantled", t] = by_cell(np.isin(np.arange(u), dismantled))
-        ent_cells = g.member_state[entrants].astype(np.int64) * NF + g.form[entrants]
-        rec["groups_entered", t] = np.bincount(ent_cells, minlength=n * NF).reshape(n, NF)
-        rec["entry_capital", t] = np.bincount(ent_cells, weights=g.assets[entrants], minlength=n * NF).reshape(n, NF)
+        gone = np.zeros(u)
+        gone[dismantled] = 1.0
+        rec["groups_dismantled", t] = by_cell(gone)
         rec["group_revenue", t] = by_cell(revenue)
         rec["group_profit", t] = by_cell(profit)
         rec["group_spending", t] = by_cell(spending)
-        rec["group_assets", t] = by_cell(np.where(alive_u, closing, 0.0)) + rec.data["entry_capital"][t]
         rec["assets_frozen", t] = by_cell(frozen)
+        ent_cells = g.member_state[entrants].astype(np.int64) * NF + g.form[entrants]
+        rec["groups_entered", t] = np.bincount(ent_cells, minlength=n * NF).reshape(n, NF)
+        rec["entry_capital", t] = np.bincount(ent_cells, weights=g.assets[entrants], minlength=n * NF).reshape(n, NF)
+        # stocks of groups after entry (new groups included)
+        u2 = g.used
+        alive2 = g.alive[:u2]
+        cells2 = g.member_state[:u2][alive2].astype(np.int64) * NF + g.form[:u2][alive2]
+        rec["groups_active", t] = np.bincount(cells2, minlength=n * NF).reshape(n, NF)
+        rec["group_members", t] = np.bincount(cells2, weights=g.members[:u2][alive2], minlength=n * NF).reshape(n, NF)
+        rec["group_assets", t] = np.bincount(cells2, weights=g.assets[:u2][alive2], minlength=n * NF).reshape(n, NF)
         rec["assets_confiscated", t] = confiscated
         rec["users", t] = self.demand.users
         rec["knowing_users", t] = self.demand.knowing_users
         rec["employers_willing", t] = self.demand.employers.sum(axis=1)
         rec["price", t] = self.demand.price
         rec["demand_capacity", t] = self.demand.capacity
-        rec["inspection_checks", t] = (self.demand.workers * self.enforcement.inspection_coverage).sum(axis=1)
+        rec["inspection_checks", t] = (self.demand.workers * enf.inspection_coverage).sum(axis=1)
         rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share)
         self.t += 1
+
+    def _state_histogram(self) -> np.ndarray:
+        """Victims per (state, member state x form) cell, from the arrays (one pass)."""
+        v = self.victims
+        ncell = self.geo.n_states * NF
+        idx = v.state.astype(np.int32) * ncell + v.cell
+        return np.bincount(idx, minlength=5 * ncell).reshape(5, ncell)
 
     # ------------------------------------------------------------------ helpers
     def _pick_groups(self, cell: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -24,10 +24,12 @@ _FIELDS: dict[str, type] = {
     "sector": np.int8,  # labour sector, -1 for other forms
     "channel": np.int8,  # 0 offline, 1 online recruitment
     "group": np.int32,  # controlling crime group row, -1 none
-    "months_exploited": np.int16,
+    "cell": np.int16,  # member_state * 3 + form: the market the victim is exploited in
+    "exploited_since": np.int16,  # model month the current exploitation episode began
+    "months_exploited": np.int16,  # months exploited in finished episodes (add t - exploited_since if exploited)
     "state_since": np.int16,  # model month of the last state change
     "times_trafficked": np.int8,
-    "hazard_key": np.int16,  # index into the month's per-stratum detection table
+    "hazard_key": np.int16,  # 2 x stratum of the detection table; + 1 for adults gives the row
 }
 
 
@@ -45,6 +47,11 @@ class Victims:
         if name in _FIELDS:
             return self.__dict__["_" + name][: self.__dict__["used"]]
         raise AttributeError(name)
+
+    def months_exploited_at(self, t: int) -> np.ndarray:
+        """Months exploited so far, for every row (finished episodes plus the current one)."""
+        current = np.where(self.state == EXPLOITED, t - self.exploited_since, 0)
+        return self.months_exploited + current
 
     def count(self, state: int) -> int:
         return int(np.count_nonzero(self.state == state))

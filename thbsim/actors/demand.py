@@ -70,10 +70,13 @@ class Demand:
         knowing = p["demand.knowing_share"]
         deter = self.user_deterrence()
         # users: leave at the turnover rate; arrive toward the base, the knowing part deterred
-        arrive_base = self.users_base * turnover * (1 - knowing + knowing * deter)
+        # the knowing buyers of victims' services are the part of the users that deterrence reaches
+        at_risk = knowing * p["demand.exploited_share_sex"]
+        arrive_base = self.users_base * turnover * (1 - at_risk + at_risk * deter)
         self.users += rng.poisson(arrive_base) - rng.binomial(self.users, turnover)
+        emp_turnover = p["demand.employer_turnover"]
         emp_base = self.employers_base * self.employer_deterrence()
-        self.employers += rng.poisson(emp_base * turnover) - rng.binomial(self.employers, turnover)
+        self.employers += rng.poisson(emp_base * emp_turnover) - rng.binomial(self.employers, emp_turnover)
 
         cpv = p["demand.clients_per_victim"]
         self.capacity[:, 0] = self.users * p["demand.purchases_per_user"] * p["demand.exploited_share_sex"] / cpv

@@ -41,9 +41,9 @@ def hazard_key(member_state, form, sector, channel) -> np.ndarray:
 
 
 class Enforcement:
-    def __init__(self, p, geo, rng_detection: np.random.Generator, rng_justice: np.random.Generator) -> None:
+    def __init__(self, p, geo, rng_justice: np.random.Generator) -> None:
         self.p, self.geo = p, geo
-        self.rng_detection, self.rng_justice = rng_detection, rng_justice
+        self.rng_justice = rng_justice
         n = geo.n_states
         idx = geo.enforcement_index
         pop_m = geo.population_m[:n]
@@ -101,32 +101,38 @@ class Enforcement:
         groups.raid_hazard[:u] = hazard
         return self.rng_justice.random(u) < 1 - np.exp(-hazard)
 
-    def investigate(self, groups, investigated: np.ndarray) -> np.ndarray:
+    def investigate(self, groups, investigated: np.ndarray, t: int) -> np.ndarray:
         """Name suspects in investigated groups, detain some; returns suspects per group."""
         p, rng = self.p, self.rng_justice
         u = groups.used
-        members = groups.members[:u]
-        suspects = np.where(investigated, rng.binomial(members, p["police.suspects_per_member"]), 0)
-        detained = rng.binomial(suspects, p["police.detention"])
-        members -= detained
-        groups.pending_decision[:u] += suspects
+        rows = np.flatnonzero(investigated)
+        groups.investigated_at[rows] = t
+        suspects = np.zeros(u, np.int64)
+        suspects[rows] = rng.binomial(groups.members[rows], p["police.suspects_per_member"])
+        groups.members[rows] -= rng.binomial(suspects[rows], p["police.detention"])
+        groups.pending_decision[rows] += suspects[rows]
         return suspects
 
     def courts(self, groups) -> tuple[np.ndarray, np.ndarray]:
         """Prosecution decisions and verdicts with geometric lags; convicted members leave."""
         p, rng = self.p, self.rng_justice
         u = groups.used
-        ms = groups.member_state[:u]
-        pend_d, pend_t = groups.pending_decision[:u], groups.pending_trial[:u]
-        decided = rng.binomial(pend_d, 1 / p["justice.prosecution_lag"])
-        prosecuted = rng.binomial(decided, self.prosecution_rate[ms])
-        pend_d -= decided
-        verdicts = rng.binomial(pend_t, 1 / p["justice.trial_lag"])
-        convicted = rng.binomial(verdicts, self.conviction_rate[ms])
-        pend_t += prosecuted - verdicts
-        leaving = rng.binomial(convicted, 1 - p["police.detention"])
-        members = groups.members[:u]
-        np.subtract(members, np.minimum(leaving, members), out=members)
+        prosecuted, convicted = np.zeros(u, np.int64), np.zeros(u, np.int64)
+        # only groups with cases in the pipeline draw
+        rows = np.flatnonzero(groups.pending_decision[:u])
+        ms = groups.member_state[rows]
+        decided = rng.binomial(groups.pending_decision[rows], 1 / p["justice.prosecution_lag"])
+        prosecuted[rows] = rng.binomial(decided, self.prosecution_rate[ms])
+        groups.pending_decision[rows] -= decided
+        rows = np.flatnonzero(groups.pending_trial[:u])
+        ms = groups.member_state[rows]
+        verdicts = rng.binomial(groups.pending_trial[rows], 1 / p["justice.trial_lag"])
+        convicted[rows] = rng.binomial(verdicts, self.conviction_rate[ms])
+        groups.pending_trial[rows] -= verdicts
+        groups.pending_trial[:u] += prosecuted
+        leaving = rng.binomial(convicted[rows], 1 - p["police.detention"])
+        members = groups.members[rows]
+        groups.members[rows] = members - np.minimum(leaving, members)
         return prosecuted, convicted
 
     # -- users ------------------------------------------------------------------

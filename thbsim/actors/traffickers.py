@@ -29,6 +29,8 @@ class CrimeGroups:
         self.assets = np.zeros(capacity)
         self.held = np.zeros(capacity, np.int64)  # victims exploited at the start of the month
         self.born = np.zeros(capacity, np.int32)
+        self.died = np.zeros(capacity, np.int32)  # month dismantled (rows are reused two months later at the earliest)
+        self.investigated_at = np.full(capacity, -(10**6), np.int32)  # month of the last investigation
         self.pending_decision = np.zeros(capacity, np.int64)  # suspects awaiting prosecution decision
         self.pending_trial = np.zeros(capacity, np.int64)  # prosecuted members awaiting verdict
         self.raid_hazard = np.zeros(capacity)  # last month's investigation hazard, what groups expect
@@ -41,7 +43,7 @@ class CrimeGroups:
     # -- rows -------------------------------------------------------------------
     def _grow(self, need: int) -> None:
         cap = max(need, int(self.capacity * 1.5))
-        for name in ("alive", "member_state", "form", "members", "assets", "held", "born",
+        for name in ("alive", "member_state", "form", "members", "assets", "held", "born", "died", "investigated_at",
                      "pending_decision", "pending_trial", "raid_hazard"):
             old = getattr(self, name)
             new = np.zeros(cap, old.dtype)
@@ -56,9 +58,10 @@ class CrimeGroups:
     def add(self, member_state: np.ndarray, form: np.ndarray, members: np.ndarray, assets: np.ndarray, t: int):
         """Create groups; rows of dead groups with an empty justice pipeline are reused."""
         n = member_state.size
-        reusable = np.flatnonzero(
-            ~self.alive[: self.used] & (self.pending_decision[: self.used] == 0) & (self.pending_trial[: self.used] == 0)
-        )[:n]
+        u = self.used
+        free = ~self.alive[:u] & (self.pending_decision[:u] == 0) & (self.pending_trial[:u] == 0)
+        # victims of a group dismantled this month are dealt with next month: keep its row until then
+        reusable = np.flatnonzero(free & (self.died[:u] <= t - 2))[:n]
         extra = n - reusable.size
         if extra > 0:
             if self.used + extra > self.capacity:
@@ -73,6 +76,7 @@ class CrimeGroups:
         self.assets[rows] = assets
         self.held[rows] = 0
         self.born[rows] = t
+        self.investigated_at[rows] = -(10**6)
         self.raid_hazard[rows] = 0.0
         return rows
 
@@ -84,7 +88,8 @@ class CrimeGroups:
         return int(self.alive[: self.used].sum())
 
     # -- decisions ---------------------------------------------------------------
-    def desired_recruits(self, price: np.ndarray, identification_hazard: np.ndarray) -> np.ndarray:
+    def desired_recruits(self, price: np.ndarray, identification_hazard: np.ndarray, finance_rate: np.ndarray,
+                         freeze_share: np.ndarray) -> np.ndarray:
         """Expected recruits each group wants this month (0 for dead groups).
 
         Margin per victim-month = price - operating cost - risk_aversion x expected loss,
@@ -99,7 +104,7 @@ class CrimeGroups:
         member_value = p["groups.member_value_months"] * ref
         per_investigation = (
             members * p["police.suspects_per_member"] * p["police.detention"] * member_value
-            + p["finance.investigation_rate"] * p["finance.freeze_share"] * assets
+            + finance_rate[ms] * freeze_share[ms] * assets
         )
         lam = identification_hazard[ms, form]
         loss_per_victim = lam * (self.recruit_cost[form] + p["police.investigate_on_identification"] * per_investigation)
@@ -121,12 +126,14 @@ class CrimeGroups:
         p, rng, u = self.p, self.rng, self.used
         alive = self.alive[:u]
         members = self.members[:u]
-        growth = rng.poisson(members * p["groups.member_growth"] * np.minimum(self.profitability, 1.0))
-        quit_ = rng.binomial(members, p["groups.member_quit"])
-        members += np.where(alive, growth - quit_, 0)
+        live = np.flatnonzero(alive)
+        m_live = members[live]
+        growth = rng.poisson(m_live * p["groups.member_growth"] * np.minimum(self.profitability[live], 1.0))
+        members[live] = m_live + growth - rng.binomial(m_live, p["groups.member_quit"])
         np.maximum(members, 0, out=members)
         dismantled = np.flatnonzero(alive & (members < p["groups.min_members"]))
         self.alive[dismantled] = False
+        self.died[dismantled] = t
         return dismantled
 
     def entry(self, capacity: np.ndarray, exploited: np.ndarray, price: np.ndarray, t: int) -> np.ndarray:

@@ -26,8 +26,8 @@ def stacked_choice(cdf: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarr
 
 
 class Recruitment:
-    def __init__(self, p, geo, rng: np.random.Generator) -> None:
-        self.p, self.geo, self.rng = p, geo, rng
+    def __init__(self, p, geo, rng: np.random.Generator, rng_pools: np.random.Generator) -> None:
+        self.p, self.geo, self.rng, self.rng_pools = p, geo, rng, rng_pools
         n_o = geo.n_origins
         base = geo.population_m * geo.propensity * p["pool.at_risk_per_million"] * p["scale"]
         sex = np.array([0.5, 0.5])
@@ -51,12 +51,13 @@ class Recruitment:
     def step_pools(self) -> None:
         """Pools turn over toward their base size (binomial out, Poisson in)."""
         rate = self.p["pool.turnover"]
-        self.pool += self.rng.poisson(self.pool_base * rate) - self.rng.binomial(self.pool, rate)
+        self.pool += self.rng_pools.poisson(self.pool_base * rate) - self.rng_pools.binomial(self.pool, rate)
 
-    def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray):
+    def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray, always: bool = False):
         """Attributes of recruits for attempts by groups in ``member_state`` with ``form``.
 
-        Returns a dict of attribute arrays for the successful attempts and the mask of success.
+        Returns a dict of attribute arrays for the successful attempts and the mask of success
+        (``always``: every attempt succeeds, as for the initial stock).
         """
         rng, geo = self.rng, self.geo
         n = member_state.size
@@ -71,9 +72,12 @@ class Recruitment:
         origin, rest = np.divmod(stratum, N_SEX * N_AGE)
         sex, age = np.divmod(rest, N_AGE)
         success = rng.random(n) < self.p["recruit.success"] * (1 - self.awareness[origin])
+        if always:
+            success[:] = True
         origin, sex, age, ms, form = origin[success], sex[success], age[success], member_state[success], form[success]
         k = origin.size
-        np.subtract.at(self.pool, (origin, sex, age), 1)
+        taken = np.bincount(stratum[success], minlength=self.pool.size).reshape(self.pool.shape)
+        np.subtract(self.pool, taken, out=self.pool)
         np.maximum(self.pool, 0, out=self.pool)
         years = np.where(age == 0, rng.integers(12, 18, k), rng.integers(18, 46, k))
         sector_cdf = np.cumsum(sector_capacity, axis=1)
@@ -86,7 +90,7 @@ class Recruitment:
         }, success
 
 
-def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int, months_exploited=None) -> np.ndarray:
+def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int, exploited_since=None) -> np.ndarray:
     """Write recruits into free victim rows; returns their rows."""
     k = attrs["citizenship"].size
     rows = victims.allocate(k)
@@ -100,9 +104,11 @@ def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int,
     v.field("sector")[rows] = attrs["sector"]
     v.field("channel")[rows] = attrs["channel"]
     v.field("group")[rows] = groups
-    v.field("months_exploited")[rows] = 0 if months_exploited is None else months_exploited
+    v.field("cell")[rows] = attrs["member_state"].astype(np.int16) * len(FORMS) + attrs["form"]
+    v.field("exploited_since")[rows] = t if exploited_since is None else exploited_since
+    v.field("months_exploited")[rows] = 0
     v.field("state_since")[rows] = t
     v.field("times_trafficked")[rows] = 1
-    v.field("hazard_key")[rows] = hazard_key(attrs["member_state"], attrs["form"], attrs["sector"], attrs["channel"])
+    v.field("hazard_key")[rows] = 2 * hazard_key(attrs["member_state"], attrs["form"], attrs["sector"], attrs["channel"])
     return rows
 
