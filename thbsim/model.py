@@ -98,10 +98,10 @@ class TraffickingModel(mesa.Model):
         # victims: about 90 % of capacity, spread over the cell's groups
         n_victims = rng.poisson(0.9 * capacity.ravel()[cells] / np.maximum(n_groups.ravel()[cells], 1))
         owner = np.repeat(rows, n_victims)
-        attrs, ok = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity,
-                                          always=True)
-        months = rng.geometric(1 / 24, ok.sum()) - 1
-        place_recruits(self.victims, attrs, owner[ok], 0, EXPLOITED, -np.minimum(months, 240))
+        self.recruitment.prepare()
+        attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
+        months = rng.geometric(1 / 24, owner.size) - 1
+        place_recruits(self.victims, attrs, owner, 0, EXPLOITED, -np.minimum(months, 240))
         self.recruitment.pool[:] = np.round(self.recruitment.pool_base).astype(np.int64)
         self._stocks = self._state_histogram()
 
@@ -142,13 +142,13 @@ class TraffickingModel(mesa.Model):
         self.demand.step(exploited)
         # 3. groups decide
         wanted = g.desired_recruits(self.demand.price, self.ident_hazard, enf.finance_rate, enf.freeze_share)
-        attempts = g.attempts(wanted)
         # 4. recruitment (recruits are placed in rows at the end of the month)
         self.recruitment.step_pools()
-        owner = np.repeat(np.arange(u), attempts)
-        attrs, ok = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
-        owner = owner[ok]
-        n_recruits = np.bincount(owner, minlength=u)
+        self.recruitment.prepare()
+        gcell = g.member_state[:u].astype(np.int64) * NF + g.form[:u]
+        n_recruits = self.recruitment.recruits(wanted, gcell)
+        owner = np.repeat(np.arange(u), n_recruits)
+        attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
 
         # 5. exploitation and money
         gms, gform = g.member_state[:u], g.form[:u]
@@ -190,9 +190,11 @@ class TraffickingModel(mesa.Model):
         # identifications outside raids open investigations of the group
         non_raid = ident & (channel > 0)
         n_ident_g = np.bincount(ge[non_raid], minlength=u)
-        p_open = 1 - (1 - p["police.investigate_on_identification"]) ** n_ident_g
-        opened = self.streams["justice"].random(u) < p_open
-        investigated = (raided | opened) & g.alive[:u]
+        with_cases = np.flatnonzero(n_ident_g)
+        p_open = 1 - (1 - p["police.investigate_on_identification"]) ** n_ident_g[with_cases]
+        investigated = raided.copy()
+        investigated[with_cases[self.streams["justice"].random(with_cases.size) < p_open]] = True
+        investigated &= g.alive[:u]
         cell_found = v.cell[e0[non_raid]]
         self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (
             np.bincount(cell_found, minlength=n * NF).reshape(n, NF) / np.maximum(exploited, 1.0)
@@ -223,7 +225,7 @@ class TraffickingModel(mesa.Model):
         support_exit = draw_s < 1 / p["victims.support_months"]
         retraffic = ~support_exit & (draw_s < 1 / p["victims.support_months"] + p["victims.retrafficking_rate"])
         re_rows = s0[retraffic]
-        new_group = self._pick_groups(v.cell[re_rows], rng_v)
+        new_group = self._pick_groups(v.cell[re_rows], rng_v) if re_rows.size else re_rows
         re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
         state[re_rows] = RECRUITED
         grp_v[re_rows] = new_group
@@ -252,7 +254,9 @@ class TraffickingModel(mesa.Model):
             g.ledger[k][:u] = val
         entrants = g.entry(self.demand.capacity, exploited, self.demand.price, t)
         place_recruits(v, attrs, owner, t, RECRUITED)
-        self._stocks = self._state_histogram()
+        new_cells = attrs["member_state"].astype(np.int64) * NF + attrs["form"]
+        flows["recruited"] = np.bincount(new_cells, minlength=n * NF).reshape(n, NF)
+        self._update_stocks(flows)
 
         cells = gms.astype(np.int64) * NF + gform
 
@@ -266,8 +270,6 @@ class TraffickingModel(mesa.Model):
         for name, s in (("victims_recruited", RECRUITED), ("victims_exploited", EXPLOITED),
                         ("victims_identified", IDENTIFIED), ("victims_supported", SUPPORTED)):
             rec[name, t] = self._stocks[s].reshape(n, NF)
-        new_cells = attrs["member_state"].astype(np.int64) * NF + attrs["form"]
-        rec["recruited", t] = np.bincount(new_cells, minlength=n * NF).reshape(n, NF)
         for name, value in flows.items():
             rec[name, t] = value
         rec["identified_by_channel", t] = by_channel.reshape(n, 5)
@@ -307,6 +309,14 @@ class TraffickingModel(mesa.Model):
         rec["inspection_checks", t] = (self.demand.workers * enf.inspection_coverage).sum(axis=1)
         rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share)
         self.t += 1
+
+    def _update_stocks(self, f: dict) -> None:
+        """Stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)."""
+        st = self._stocks
+        st[RECRUITED] += (f["recruited"] + f["retrafficked"] - f["transit"]).ravel()
+        st[EXPLOITED] += (f["transit"] - f["identified"] - f["exited_unidentified"]).ravel()
+        st[IDENTIFIED] += (f["identified"] - f["support_entered"] - f["support_declined"]).ravel()
+        st[SUPPORTED] += (f["support_entered"] - f["support_exited"] - f["retrafficked"]).ravel()
 
     def _state_histogram(self) -> np.ndarray:
         """Victims per (state, member state x form) cell, from the arrays (one pass)."""

@@ -40,11 +40,12 @@ class Finance:
                rng: np.random.Generator) -> np.ndarray:
         """Financial investigations on investigated groups freeze a share of assets; returns EUR per group."""
         u = groups.used
-        ms = groups.member_state[:u]
-        hit = investigated & (rng.random(u) < finance_rate[ms])
-        frozen = np.where(hit, freeze_share[ms] * np.maximum(groups.assets[:u], 0.0), 0.0)
-        groups.assets[:u] -= frozen
-        self.pending += np.bincount(ms, weights=frozen, minlength=self.pending.size)
+        rows = np.flatnonzero(investigated)
+        rows = rows[rng.random(rows.size) < finance_rate[groups.member_state[rows]]]
+        frozen = np.zeros(u)
+        frozen[rows] = freeze_share[groups.member_state[rows]] * np.maximum(groups.assets[rows], 0.0)
+        groups.assets[rows] -= frozen[rows]
+        self.pending += np.bincount(groups.member_state[rows], weights=frozen[rows], minlength=self.pending.size)
         return frozen
 
     def decide(self) -> np.ndarray:

@@ -117,10 +117,6 @@ class CrimeGroups:
         affordable = np.maximum(self.assets[:u], 0.0) / self.recruit_cost[form]
         return np.where(self.alive[:u], np.minimum(gap, affordable), 0.0)
 
-    def attempts(self, wanted: np.ndarray) -> np.ndarray:
-        """Recruitment attempts per group (Poisson around wanted / expected success)."""
-        return self.rng.poisson(wanted / self.p["recruit.success"])
-
     def update_members(self, t: int) -> np.ndarray:
         """Members join profitable groups and quit; returns rows dismantled this month."""
         p, rng, u = self.p, self.rng, self.used

@@ -53,41 +53,48 @@ class Recruitment:
         rate = self.p["pool.turnover"]
         self.pool += self.rng_pools.poisson(self.pool_base * rate) - self.rng_pools.binomial(self.pool, rate)
 
-    def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray, always: bool = False):
-        """Attributes of recruits for attempts by groups in ``member_state`` with ``form``.
+    def prepare(self) -> None:
+        """This month's stratum distribution per (member state, form) cell, and its mean success.
 
-        Returns a dict of attribute arrays for the successful attempts and the mask of success
-        (``always``: every attempt succeeds, as for the initial stock).
+        Attempts that fail are thinned out analytically: attempts are Poisson, each succeeds with
+        its origin's success, so successful recruits are Poisson with the mean success folded in
+        and their strata drawn in proportion to weight x success (same distribution, half the draws).
         """
-        rng, geo = self.rng, self.geo
-        n = member_state.size
-        n_states = geo.n_states
-        # stratum weights per (member state, form): origin x sex x age
-        w = self.pool[None, None, :, :, :] * self.link.T[:, None, :, None, None] * self.susceptibility[None, :, None]
+        n_states = self.geo.n_states
+        success = self.p["recruit.success"] * (1 - self.awareness)  # per origin
+        w = (self.pool * success[:, None, None])[None, None] * self.link.T[:, None, :, None, None] \
+            * self.susceptibility[None, :, None]
         w = w.reshape(n_states * len(FORMS), -1)
-        cdf = np.cumsum(w, axis=1)
-        cdf /= np.maximum(cdf[:, -1:], 1e-300)
+        attempts_w = (self.pool[None, None] * self.link.T[:, None, :, None, None]
+                      * self.susceptibility[None, :, None]).reshape(n_states * len(FORMS), -1)
+        total = w.sum(axis=1)
+        self.mean_success = total / np.maximum(attempts_w.sum(axis=1), 1e-300)
+        self.cdf = np.cumsum(w, axis=1) / np.maximum(total[:, None], 1e-300)
+
+    def recruits(self, wanted: np.ndarray, cell: np.ndarray) -> np.ndarray:
+        """Successful recruits per group: attempts Poisson(wanted / reference success), thinned."""
+        return self.rng.poisson(wanted / self.p["recruit.success"] * self.mean_success[cell])
+
+    def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray) -> dict:
+        """Attributes of one recruit per entry of ``member_state``/``form`` (call ``prepare`` first)."""
+        rng = self.rng
+        k = member_state.size
         row = member_state.astype(np.int64) * len(FORMS) + form
-        stratum = stacked_choice(cdf, row, rng.random(n))
+        stratum = stacked_choice(self.cdf, row, rng.random(k))
         origin, rest = np.divmod(stratum, N_SEX * N_AGE)
         sex, age = np.divmod(rest, N_AGE)
-        success = rng.random(n) < self.p["recruit.success"] * (1 - self.awareness[origin])
-        if always:
-            success[:] = True
-        origin, sex, age, ms, form = origin[success], sex[success], age[success], member_state[success], form[success]
-        k = origin.size
-        taken = np.bincount(stratum[success], minlength=self.pool.size).reshape(self.pool.shape)
+        taken = np.bincount(stratum, minlength=self.pool.size).reshape(self.pool.shape)
         np.subtract(self.pool, taken, out=self.pool)
         np.maximum(self.pool, 0, out=self.pool)
         years = np.where(age == 0, rng.integers(12, 18, k), rng.integers(18, 46, k))
         sector_cdf = np.cumsum(sector_capacity, axis=1)
         sector_cdf /= np.maximum(sector_cdf[:, -1:], 1e-300)
-        sector = np.where(form == LABOUR, stacked_choice(sector_cdf, ms.astype(np.int64), rng.random(k)), -1)
+        sector = np.full(k, -1, np.int64)
+        lab = np.flatnonzero(form == LABOUR)
+        sector[lab] = stacked_choice(sector_cdf, member_state[lab].astype(np.int64), rng.random(lab.size))
         channel = (rng.random(k) < self.online_share[form]).astype(np.int8)
-        return {
-            "citizenship": origin, "sex": sex, "age_years": years, "member_state": ms, "form": form,
-            "sector": sector, "channel": channel,
-        }, success
+        return {"citizenship": origin, "sex": sex, "age_years": years, "member_state": member_state, "form": form,
+                "sector": sector, "channel": channel}
 
 
 def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int, exploited_since=None) -> np.ndarray:
