@@ -64,7 +64,7 @@ def cmd_run(args) -> int:
     res = run(scenario, replicates=replicates, seed=args.seed, workers=args.workers, progress=not args.quiet)
     out.mkdir(parents=True, exist_ok=True)
     res.to_parquet(out / "results.parquet")
-    ev = evaluate(res.table)
+    ev = evaluate(res.run_stats())
     ev.to_csv(out / "targets.csv", index=False)
     summary = summary_table(res.table)
     summary.to_csv(out / "summary.csv", index=False)

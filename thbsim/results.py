@@ -27,6 +27,15 @@ class Results:
 
     table: pd.DataFrame
     meta: dict = field(default_factory=dict)
+    stats: list = field(default_factory=list)
+    """Per-replicate ``RunStats`` (yearly arrays the targets are computed from), when run in this process."""
+
+    def run_stats(self) -> list:
+        from thbsim.targets import RunStats
+
+        if self.stats:
+            return self.stats
+        return [RunStats.from_table(t) for _, t in self.table.groupby("replicate", observed=True)]
 
     def to_parquet(self, path: str | Path) -> None:
         tab = pa.Table.from_pandas(self.table, preserve_index=False)
@@ -49,21 +58,23 @@ class Results:
         return t.groupby(["replicate", "year", *by], observed=True)["value"].sum().reset_index()
 
 
-def run_one(scenario: Scenario, seed: int, replicate: int = 0, progress=None) -> pd.DataFrame:
-    """One replicate of a scenario: the tidy table with replicate and seed columns."""
+def run_one(scenario: Scenario, seed: int, replicate: int = 0, progress=None, with_stats: bool = False):
+    """One replicate of a scenario: the tidy table with replicate and seed columns
+    (and its ``RunStats`` if ``with_stats``)."""
     from thbsim.model import TraffickingModel
+    from thbsim.targets import RunStats
 
     model = TraffickingModel(scenario, seed=seed)
     model.run(progress)
     table = model.results_table()
     table.insert(0, "seed", seed)
     table.insert(0, "replicate", replicate)
-    return table
+    return (table, RunStats.from_model(model)) if with_stats else table
 
 
 def _run_job(args):
     scenario, seed, rep = args
-    return run_one(scenario, seed, rep)
+    return run_one(scenario, seed, rep, with_stats=True)
 
 
 def run(scenario: Scenario, replicates: int | None = None, seed: int | None = None, workers: int = 1,
@@ -83,14 +94,15 @@ def run(scenario: Scenario, replicates: int | None = None, seed: int | None = No
                    desc=scenario.name, leave=False)
     jobs = [(scenario, s, i) for i, s in enumerate(seeds)]
     if workers == 1:
-        tables = [run_one(sc, s, i, bar.update if bar else None) for sc, s, i in jobs]
+        outputs = [run_one(sc, s, i, bar.update if bar else None, with_stats=True) for sc, s, i in jobs]
     else:
-        tables = []
+        outputs = []
         with ProcessPoolExecutor(workers) as pool:
-            for tab in pool.map(_run_job, jobs):
-                tables.append(tab)
+            for out in pool.map(_run_job, jobs):
+                outputs.append(out)
                 if bar:
                     bar.update(1)
+    tables = [tab for tab, _ in outputs]
     if bar:
         bar.close()
     table = pd.concat(tables, ignore_index=True)
@@ -99,4 +111,4 @@ def run(scenario: Scenario, replicates: int | None = None, seed: int | None = No
             table[col] = table[col].astype("category")
     meta = {"thbsim_version": __version__, "scenario": scenario.name, "scenario_hash": scenario_hash(scenario),
             "root_seed": root, "seeds": seeds, "scenario_toml": dumps(scenario)}
-    return Results(table, meta)
+    return Results(table, meta, [st for _, st in outputs])

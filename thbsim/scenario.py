@@ -11,9 +11,11 @@ what is allowed; nothing runs on a bad file.
 from __future__ import annotations
 
 import dataclasses
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pandas as pd
@@ -74,10 +76,10 @@ class Scenario:
 
 
 def _period(value: Any) -> pd.Period | None:
-    try:
-        return pd.Period(str(value), "M") if isinstance(value, str) and len(value) == 7 else None
-    except ValueError:
+    """A month written exactly as 'YYYY-MM', else None."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
         return None
+    return pd.Period(value, "M")
 
 
 def _check_fields(s: Scenario) -> list[str]:
@@ -190,15 +192,13 @@ def from_dict(data: dict[str, Any], source: str = "scenario", base_dir: Path | N
             levers.append(lever_from_dict(item, where=f"[[levers]] #{i + 1}"))
         except ValueError as err:
             problems += getattr(err, "problems", [str(err)])
-    if problems:
-        raise ScenarioError(problems, source)
     merged = {f.name: getattr(base, f.name) for f in dataclasses.fields(Scenario)}
     merged.update(fields)
-    merged.update(params=ParamSet(params), users_offence=users_offence, levers=tuple(levers))
-    try:
-        return Scenario(**merged)
-    except ScenarioError as err:
-        raise ScenarioError(err.problems, source) from None
+    merged.update(users_offence=users_offence, levers=tuple(levers))
+    problems += [p for p in _check_fields(SimpleNamespace(**merged)) if p not in problems]
+    if problems:
+        raise ScenarioError(problems, source)
+    return Scenario(**{**merged, "params": ParamSet(params)})
 
 
 def load(path: str | Path) -> Scenario:

@@ -1,8 +1,8 @@
 """Calibration targets: the report's figures, and how each is computed from model output.
 
-A target is never typed in as a model value: ``evaluate`` computes every model
-value from the results table (the mean over replicates: sums are averaged over
-seeds, shares are ratios of those means) and compares it with the figure.
+A target is never typed in as a model value: each is computed from one run's
+recorded indicators (``RunStats``, built from the model or from the results
+table), and ``evaluate`` compares the mean over replicates with the figure.
 ``informs`` names the free parameters a target constrains most (docs/data.md).
 """
 
@@ -16,6 +16,7 @@ import pandas as pd
 
 from thbsim.geography import REST_OF_WORLD, geography
 from thbsim.money import STUDY_TOTAL_EUR
+from thbsim.recorder import DIMS, INDICATORS, _labels
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Target:
     tolerance: float | tuple[float, float] | None
     source: str
     informs: tuple[str, ...]
-    compute: Callable[[TargetData], float | frozenset]
+    compute: Callable[[RunStats], float | np.ndarray]
 
     def bounds(self) -> tuple[float, float] | None:
         if self.kind == "relative":
@@ -58,65 +59,102 @@ class Target:
         return bool(lo <= value <= hi)
 
 
-class TargetData:
-    """Mean over replicates of the indicators the targets need, indexed for quick sums."""
+class RunStats:
+    """Yearly totals of one run's indicators, as arrays: what every target is computed from.
 
-    def __init__(self, table: pd.DataFrame) -> None:
-        n_rep = table["replicate"].nunique() if "replicate" in table else 1
-        self.n_replicates = n_rep
-        self.table = table
-        reg = table[table["indicator"] == "registered"]
-        self.registered = reg.groupby(
-            ["year", "member_state", "form", "sex", "age", "citizenship"], observed=True
-        )["value"].sum() / n_rep
-        self.registered = self.registered[self.registered > 0].reset_index()
+    Built from a model's recorder (``from_model``) or from the tidy results table of one
+    replicate (``from_table``); both give the same numbers.
+    """
 
-    def total(self, indicator: str, years: tuple[int, int], **where: str) -> float:
-        t = self.table
-        m = (t["indicator"] == indicator) & t["year"].between(*years)
-        for col, val in where.items():
-            m &= t[col] == val
-        return float(t.loc[m, "value"].sum()) / self.n_replicates
+    def __init__(self, years: np.ndarray, yearly: dict[str, np.ndarray], december: dict[str, np.ndarray]) -> None:
+        self.years = years
+        self.yearly = yearly  # name -> (n_years, *breakdown)
+        self.december = december  # stocks at the end of each year
 
-    def reg(self, years=(2017, 2018)) -> pd.DataFrame:
-        r = self.registered
-        return r[r["year"].between(*years)]
+    @classmethod
+    def from_model(cls, model) -> RunStats:
+        first = max(0, model.month_index(model.scenario.output_from))
+        months = model.months[first:]
+        years = np.unique(months.year)
+        starts = np.searchsorted(months.year, years)
+        yearly, december = {}, {}
+        for name in INDICATORS:
+            arr = model.recorder.data[name][first:]
+            yearly[name] = np.add.reduceat(arr, starts, axis=0).astype(np.float64)
+            dec = np.flatnonzero(months.month == 12)
+            december[name] = np.full((years.size, *arr.shape[1:]), np.nan)
+            december[name][np.searchsorted(years, months.year[dec])] = arr[dec]
+        return cls(years, yearly, december)
 
-    def share(self, years=(2017, 2018), within: dict | None = None, **where) -> float:
+    @classmethod
+    def from_table(cls, table: pd.DataFrame) -> RunStats:
+        """From the tidy table of one replicate (as written to results.parquet)."""
+        years = np.sort(table["year"].unique())
+        yearly, december = {}, {}
+        for name, (dims, _, _) in INDICATORS.items():
+            t = table[table["indicator"] == name]
+            labels = _labels(dims)
+            shape = (years.size, *(len(x) for x in labels))
+            coords = [np.searchsorted(years, t["year"].to_numpy())]
+            for col, lab in zip(DIMS[dims], labels, strict=True):
+                index = {v: i for i, v in enumerate(lab)}
+                coords.append(t[col].astype(str).map(index).to_numpy())
+            arr = np.zeros(shape)
+            np.add.at(arr, tuple(coords), t["value"].to_numpy())
+            yearly[name] = arr
+            dec = t["month"].to_numpy() == 12
+            arr_d = np.full(shape, np.nan)
+            arr_d[tuple(c[dec] for c in coords)] = t["value"].to_numpy()[dec]
+            december[name] = arr_d
+        return cls(years, yearly, december)
+
+    def _rows(self, years: tuple[int, int]) -> np.ndarray:
+        return (self.years >= years[0]) & (self.years <= years[1])
+
+    def total(self, name: str, years: tuple[int, int]) -> float:
+        return float(self.yearly[name][self._rows(years)].sum())
+
+    def reg(self, years=(2017, 2018)) -> np.ndarray:
+        """Registered victims summed over the years: member state x form x sex x age x citizenship."""
+        return self.yearly["registered"][self._rows(years)].sum(axis=0)
+
+    def share(self, axis: int, index, within: tuple[int, int] | None = None, years=(2017, 2018)) -> float:
+        """Share of registered victims with ``index`` on ``axis`` (1 form, 2 sex, 3 age, 4 citizenship),
+        optionally within the victims with ``within = (axis, index)``."""
         r = self.reg(years)
-        for col, val in (within or {}).items():
-            r = r[r[col] == val]
-        num = r
-        for col, val in where.items():
-            num = num[num[col] == val] if not callable(val) else num[val(num)]
-        return float(num["value"].sum() / max(r["value"].sum(), 1e-12))
+        if within is not None:
+            r = np.take(r, [within[1]], axis=within[0])
+        num = np.take(r, np.atleast_1d(index), axis=axis).sum()
+        return float(num / max(r.sum(), 1e-12))
 
-    def top5(self, eu: bool) -> frozenset:
-        geo = geography()
-        eu_codes = set(geo.member_states)
-        by = self.reg().groupby("citizenship", observed=True)["value"].sum()
-        keep = [c for c in by.index if (c in eu_codes) == eu and c != REST_OF_WORLD]
-        return frozenset(by[keep].sort_values(ascending=False).index[:5])
+    def domestic_share(self, years=(2017, 2018)) -> float:
+        r = self.reg(years).sum(axis=(1, 2, 3))  # member state x citizenship
+        n = r.shape[0]
+        return float(np.trace(r[:, :n]) / max(r.sum(), 1e-12))
+
+    def citizenship_counts(self, years=(2017, 2018)) -> np.ndarray:
+        return self.reg(years).sum(axis=(0, 1, 2, 3))
 
     def registered_share(self, years=(2017, 2018)) -> float:
         """Registered in a year over distinct victims exploited during it (stock at the start + entries)."""
-        t = self.table
         shares = []
         for y in range(years[0], years[1] + 1):
-            stock = t[(t["indicator"] == "victims_exploited") & (t["year"] == y - 1) & (t["month"] == 12)]
-            entries = self.total("transit", (y, y))
-            shares.append(self.total("identified", (y, y)) / (stock["value"].sum() / self.n_replicates + entries))
+            i = int(np.searchsorted(self.years, y))
+            stock = self.december["victims_exploited"][i - 1].sum()
+            entries = self.yearly["transit"][i].sum()
+            shares.append(self.yearly["identified"][i].sum() / (stock + entries))
         return float(np.mean(shares))
 
 
-def _domestic(r: pd.DataFrame) -> pd.Series:
-    return r["citizenship"].astype(str) == r["member_state"].astype(str)
+def top5(counts: np.ndarray, eu: bool) -> frozenset:
+    geo = geography()
+    keep = [i for i, iso in enumerate(geo.iso) if bool(geo.is_eu[i]) == eu and iso != REST_OF_WORLD]
+    order = sorted(keep, key=lambda i: -counts[i])
+    return frozenset(geo.iso[i] for i in order[:5])
 
 
-def _eu(r: pd.DataFrame) -> pd.Series:
-    return r["citizenship"].astype(str).isin(geography().member_states)
-
-
+EU_ORIGINS = list(range(27))
+SEXUAL, LABOUR, OTHER, FEMALE, MALE, CHILD_AGE = 0, 1, 2, 0, 1, 0
 REG = ("police.investigations_per_million", "referral.rate_sexual", "referral.rate_labour", "referral.rate_other",
        "demand.exploited_share_sex", "demand.exploited_share_labour", "demand.other_per_million")
 SEX_AGE = ("recruit.female_odds_sexual", "recruit.female_odds_labour", "recruit.female_odds_other")
@@ -125,37 +163,37 @@ R = "FACTS: report II (COM(2020) 661)"
 
 TARGETS: tuple[Target, ...] = (
     Target("registered_victims_2017_2018", 14145, "relative", 0.10, R, REG,
-           lambda d: float(d.reg()["value"].sum())),
+           lambda d: float(d.reg().sum())),
     Target("registered_victims_2015_2016", 13461, "relative", 0.10, "FACTS: report II, footnote 12", REG,
-           lambda d: float(d.reg((2015, 2016))["value"].sum())),
+           lambda d: float(d.reg((2015, 2016)).sum())),
     Target("share_sexual", 0.60, "points", 0.05, "FACTS: report 2.1",
            ("demand.exploited_share_sex", "referral.rate_sexual", "police.visibility_sexual"),
-           lambda d: d.share(form="sexual")),
+           lambda d: d.share(1, SEXUAL)),
     Target("share_labour", 0.15, "points", 0.05, "FACTS: report 2.2",
            ("demand.exploited_share_labour", "referral.rate_labour", "police.visibility_labour", "inspect.targeting"),
-           lambda d: d.share(form="labour")),
+           lambda d: d.share(1, LABOUR)),
     Target("share_other", 0.18, "points", 0.05, "FACTS: report 2.3",
            ("demand.other_per_million", "referral.rate_other", "police.visibility_other"),
-           lambda d: d.share(form="other")),
+           lambda d: d.share(1, OTHER)),
     Target("share_female", 0.72, "points", 0.05, R + ", 'almost three quarters'", SEX_AGE,
-           lambda d: d.share(sex="female")),
+           lambda d: d.share(2, FEMALE)),
     Target("female_among_sexual", 0.90, "at_least", None, "FACTS: report 2.1", ("recruit.female_odds_sexual",),
-           lambda d: d.share(within={"form": "sexual"}, sex="female")),
+           lambda d: d.share(2, FEMALE, within=(1, SEXUAL))),
     Target("male_among_labour", 0.68, "points", 0.07, "FACTS: report 2.2", ("recruit.female_odds_labour",),
-           lambda d: d.share(within={"form": "labour"}, sex="male")),
+           lambda d: d.share(2, MALE, within=(1, LABOUR))),
     Target("share_children", 0.23, "points", 0.05, "FACTS: report 2.4, 'almost a quarter'", CHILD,
-           lambda d: d.share(age="child")),
+           lambda d: d.share(3, CHILD_AGE)),
     Target("girls_among_children", 0.78, "points", 0.07, "FACTS: report 2.4", SEX_AGE + CHILD,
-           lambda d: d.share(within={"age": "child"}, sex="female")),
+           lambda d: d.share(2, FEMALE, within=(3, CHILD_AGE))),
     Target("share_eu_citizens", 0.49, "points", 0.05, R + ", 'almost half'",
            ("recruit.non_eu_reach", "recruit.domestic_affinity", "pool.at_risk_per_million"),
-           lambda d: d.share(citizenship=_eu)),
+           lambda d: d.share(4, EU_ORIGINS)),
     Target("share_domestic", 0.33, "at_least", None, R + ", 'more than one third'", ("recruit.domestic_affinity",),
-           lambda d: d.share(citizenship=_domestic)),
+           lambda d: d.domestic_share()),
     Target("top5_eu_citizenships", frozenset({"RO", "HU", "FR", "NL", "BG"}), "set", None, R,
-           ("countries.csv recruitment_propensity", "countries.csv enforcement_index"), lambda d: d.top5(eu=True)),
+           ("countries.csv recruitment_propensity", "countries.csv enforcement_index"), lambda d: d.citizenship_counts()),
     Target("top5_non_eu_citizenships", frozenset({"NG", "CN", "UA", "MA", "IN"}), "set", None, R,
-           ("countries.csv recruitment_propensity",), lambda d: d.top5(eu=False)),
+           ("countries.csv recruitment_propensity",), lambda d: d.citizenship_counts()),
     Target("suspects_2017_2018", 11788, "relative", 0.10, "FACTS: report 3.1",
            ("police.suspects_per_member", "police.investigate_on_identification", "police.investigations_per_million"),
            lambda d: d.total("suspects", (2017, 2018))),
@@ -181,16 +219,31 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-def evaluate(table: pd.DataFrame, targets: tuple[Target, ...] = TARGETS) -> pd.DataFrame:
-    """Every target next to the model's value and whether it is within tolerance."""
-    data = TargetData(table)
+def target_values(stats: RunStats, targets: tuple[Target, ...] = TARGETS) -> dict[str, float | np.ndarray]:
+    """Each target's statistic for one run (set targets: the citizenship counts they rank)."""
+    return {t.name: t.compute(stats) for t in targets}
+
+
+def evaluate(runs, targets: tuple[Target, ...] = TARGETS) -> pd.DataFrame:
+    """Every target next to the model's value (mean over runs) and whether it is within tolerance.
+
+    ``runs``: a list of ``RunStats`` (one per replicate) or a results table with a ``replicate`` column.
+    Set targets rank the citizenship counts summed over runs.
+    """
+    if isinstance(runs, pd.DataFrame):
+        runs = [RunStats.from_table(t) for _, t in runs.groupby("replicate", observed=True)]
+    per_run = [target_values(r, targets) for r in runs]
     rows = []
     for tg in targets:
-        value = tg.compute(data)
+        values = [v[tg.name] for v in per_run]
+        if tg.kind == "set":
+            value = top5(np.sum(values, axis=0), eu="non" not in tg.name)
+        else:
+            value = float(np.mean(values))
         rows.append({
             "target": tg.name,
             "figure": tg.describe(),
-            "model": ", ".join(sorted(value)) if isinstance(value, frozenset) else float(value),
+            "model": ", ".join(sorted(value)) if isinstance(value, frozenset) else value,
             "ok": tg.check(value),
             "source": tg.source,
         })
