@@ -150,7 +150,7 @@ def from_dict(data: dict[str, Any], source: str = "scenario", base_dir: Path | N
     for key, value in head.items():
         want = _SCENARIO_KEYS.get(key)
         if want is None:
-            problems.append(f"[scenario] unknown key {key!r}; allowed: {', '.join(_SCENARIO_KEYS)}")
+            problems.append(f"[scenario] unknown key {key!r} (= {value!r}); allowed: {', '.join(_SCENARIO_KEYS)}")
         elif not isinstance(value, want) or isinstance(value, bool):
             problems.append(f"[scenario] {key} = {value!r}: expected {want.__name__}")
         else:
@@ -173,10 +173,12 @@ def from_dict(data: dict[str, Any], source: str = "scenario", base_dir: Path | N
         except (KeyError, TypeError, ValueError) as err:
             problems.append(f"[params] {err.args[0]}")
     policy = data.get("policy", {})
+    if not isinstance(policy, dict):
+        problems.append(f"[policy] = {policy!r}: expected a table such as [policy] users_offence = ['SE']")
     users_offence = base.users_offence
     for key, value in (policy.items() if isinstance(policy, dict) else []):
         if key != "users_offence":
-            problems.append(f"[policy] unknown key {key!r}; allowed: users_offence")
+            problems.append(f"[policy] unknown key {key!r} (= {value!r}); allowed: users_offence")
             continue
         found = _check_states("[policy] users_offence", value)
         problems += found
