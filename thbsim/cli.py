@@ -138,6 +138,17 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("datadoc", help="write docs/data.md from the parameter and target declarations")
     d.add_argument("--out", default="docs/data.md")
     d.set_defaults(func=cmd_datadoc)
+    # experiment commands live with their modules: each has add_parser(subparsers)
+    import importlib
+
+    for module in ("thbsim.experiments", "thbsim.calibration", "thbsim.sensitivity", "thbsim.report"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:
+                raise
+            continue
+        mod.add_parser(sub)
     return parser
 
 
