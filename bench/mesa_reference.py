@@ -1,0 +1,220 @@
+"""A reference for thbsim's speed: the victims' monthly life cycle written in idiomatic Mesa 3.3.
+
+One ``mesa.Agent`` object per victim. Each month ``model.agents.shuffle_do("step")``
+calls every victim's ``step``, which applies thbsim's victim transitions with the
+same probabilities as thbsim (thbsim/model.py, steps 6 and 9):
+
+- recruited -> exploited;
+- exploited -> identified with the per-stratum probability of identification of
+  ``Enforcement.detection_tables()`` (stratum = the victim's hazard key, child or adult),
+  and the detection channel drawn from the table's cumulative channel shares;
+  exploited -> out of the system (exit unidentified) with the probability of any event
+  minus that of identification; otherwise one more month exploited;
+- identified -> supported with ``victims.accept_support``, else out;
+- supported -> out with 1 / ``victims.support_months``; re-trafficked (back to recruited,
+  with a random group of the victim's market) with ``victims.retrafficking_rate``.
+
+New recruits arrive each month in the number of the month's expected outflow, so the
+population stays stationary; counts per state are recorded each month with
+``agents.groupby("state").count()``. Only the victims are modelled here: no crime groups,
+demand, justice or money, which thbsim's step also does, so the comparison flatters Mesa.
+
+The module also holds the worker function of the sweep benchmark (``sweep_run``): Mesa sets
+the ``spawn`` start method, so a worker must be importable from a module.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import mesa
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "baseline.toml"
+ADULT_MONTHS = 18 * 12
+STOCKS = ("victims_recruited", "victims_exploited", "victims_identified", "victims_supported")
+
+RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED = "recruited", "exploited", "identified", "supported"
+
+
+class Victim(mesa.Agent):
+    """One victim: state, detection stratum, birth month, market (member state x form) and group."""
+
+    def __init__(self, model: ReferenceModel, state: str, stratum: int, birth_month: int, cell: int, group: int) -> None:
+        super().__init__(model)
+        self.state = state
+        self.stratum = stratum  # row of the detection table is 2 * stratum + adult
+        self.birth_month = birth_month
+        self.cell = cell
+        self.group = group
+        self.months_exploited = 0
+        self.channel = -1
+        self.times_trafficked = 1
+
+    def step(self) -> None:
+        model = self.model
+        u = self.random.random()
+        if self.state == EXPLOITED:
+            row = 2 * self.stratum + (model.t - self.birth_month >= ADULT_MONTHS)
+            p_ident, p_event = model.p_ident[row], model.p_event[row]
+            model.expected_outflow += p_event - p_ident
+            if u < p_ident:
+                self.state = IDENTIFIED
+                shares = model.shares[row]
+                x = u / p_ident
+                self.channel = 1 + next((k for k, s in enumerate(shares) if x < s), len(shares) - 1)
+                model.identified += 1
+            elif u < p_event:
+                model.outflow += 1
+                self.remove()
+            else:
+                self.months_exploited += 1
+        elif self.state == RECRUITED:
+            self.state = EXPLOITED
+        elif self.state == IDENTIFIED:
+            model.expected_outflow += 1 - model.accept_support
+            if u < model.accept_support:
+                self.state = SUPPORTED
+            else:
+                model.outflow += 1
+                self.remove()
+        elif self.state == SUPPORTED:
+            model.expected_outflow += model.support_exit
+            if u < model.support_exit:
+                model.outflow += 1
+                self.remove()
+            elif u < model.support_exit + model.retrafficking:
+                groups = model.groups_by_cell.get(self.cell)
+                if groups:
+                    self.group = self.random.choice(groups)
+                    self.state = RECRUITED
+                    self.times_trafficked += 1
+                    self.months_exploited = 0
+
+
+class ReferenceModel(mesa.Model):
+    """Victims of a thbsim model as Mesa agents, from the thbsim model's current month on."""
+
+    def __init__(self, thbsim_model, seed: int = 1) -> None:
+        super().__init__(seed=seed)
+        from thbsim.actors.enforcement import hazard_key
+        from thbsim.geography import FORMS
+        from thbsim.population import EXPLOITED as T_EXPLOITED
+        from thbsim.population import IDENTIFIED as T_IDENTIFIED
+        from thbsim.population import RECRUITED as T_RECRUITED
+        from thbsim.population import SUPPORTED as T_SUPPORTED
+
+        tm = thbsim_model
+        p = tm.p
+        self.t = tm.t
+        p_ident, p_event, shares = tm.enforcement.detection_tables()
+        self.p_ident, self.p_event = p_ident.tolist(), p_event.tolist()
+        self.shares = [tuple(r) for r in shares.tolist()]
+        self.accept_support = float(p["victims.accept_support"])
+        self.support_exit = 1 / float(p["victims.support_months"])
+        self.retrafficking = float(p["victims.retrafficking_rate"])
+        g = tm.groups
+        alive = np.flatnonzero(g.alive[: g.used])
+        self.groups_by_cell: dict[int, list[int]] = {}
+        for row, c in zip(alive.tolist(), (g.member_state[alive].astype(np.int64) * len(FORMS) + g.form[alive]).tolist(),
+                          strict=True):
+            self.groups_by_cell.setdefault(c, []).append(row)
+
+        v = tm.victims
+        names = {T_RECRUITED: RECRUITED, T_EXPLOITED: EXPLOITED, T_IDENTIFIED: IDENTIFIED, T_SUPPORTED: SUPPORTED}
+        rows = np.flatnonzero(np.isin(v.state, list(names)))
+        stratum = hazard_key(v.member_state[rows], v.form[rows], v.sector[rows], v.channel[rows]).astype(np.int64)
+        cell = v.member_state[rows].astype(np.int64) * len(FORMS) + v.form[rows]
+        stored = v.hazard_key[rows].astype(np.int64)  # thbsim stores the stratum, or twice it (row = key + adult)
+        self.keys_match = bool(np.array_equal(stored, stratum) or np.array_equal(stored, 2 * stratum))
+        self.templates = list(zip(stratum.tolist(), (v.birth_month[rows].astype(np.int64) - self.t).tolist(),
+                                  cell.tolist(), v.group[rows].tolist(), strict=True))
+        for s, (k, b, c, grp) in zip(v.state[rows].tolist(), self.templates, strict=True):
+            Victim(self, names[s], k, b + self.t, c, grp)
+        self.counts: list[dict[str, int]] = []
+        self.agent_steps = 0
+        self.identified = self.outflow = 0
+        self.expected_outflow = 0.0
+
+    def step(self) -> None:
+        self.expected_outflow = 0.0
+        self.agent_steps += len(self.agents)
+        self.agents.shuffle_do("step")
+        # recruits replace the expected outflow, so the population stays stationary
+        for _ in range(round(self.expected_outflow)):
+            k, b, c, grp = self.random.choice(self.templates)
+            Victim(self, RECRUITED, k, b + self.t, c, grp)
+        self.counts.append(self.agents.groupby("state").count())
+        self.t += 1
+
+
+def reference_benchmark(scale: float = 1.0, seed: int = 1, warmup: int | None = None, months: int = 12) -> dict:
+    """Time thbsim and the Mesa reference on the same victims over the same months, in this process.
+
+    A thbsim model is run through its warm-up (to the scenario's ``output_from``); the Mesa
+    reference starts from its victims; then ``months`` months of each are timed.
+    """
+    from thbsim.model import TraffickingModel
+    from thbsim.scenario import load
+
+    scenario = load(SCENARIO).with_params(scale=scale)
+    tm = TraffickingModel(scenario, seed=seed)
+    warmup = tm.month_index(scenario.output_from) if warmup is None else warmup
+    months = min(months, len(tm.months) - warmup)
+    for _ in range(warmup):
+        tm.step()
+
+    t0 = time.perf_counter()
+    ref = ReferenceModel(tm, seed=seed)
+    build_s = time.perf_counter() - t0
+    start_agents = len(ref.agents)
+    t0 = time.perf_counter()
+    for _ in range(months):
+        ref.step()
+    ref_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    for _ in range(months):
+        tm.step()
+    thb_s = time.perf_counter() - t0
+    window = slice(warmup, warmup + months)
+    thb_steps = sum(float(tm.recorder.data[s][window].sum()) for s in STOCKS)
+    return {
+        "scale": scale, "seed": seed, "start_month": str(tm.months[warmup]), "months": months,
+        "agents_start": start_agents, "agents_end": len(ref.agents),
+        "mesa_build_s": build_s, "mesa_s": ref_s, "mesa_agent_steps": ref.agent_steps,
+        "mesa_ns_per_agent_step": ref_s / ref.agent_steps * 1e9,
+        "mesa_identified": ref.identified, "hazard_keys_match_thbsim": ref.keys_match, "mesa_outflow": ref.outflow,
+        "mesa_last_counts": {str(k): int(n) for k, n in sorted(ref.counts[-1].items())},
+        "thbsim_s": thb_s, "thbsim_agent_steps": thb_steps,
+        "thbsim_ns_per_agent_step": thb_s / thb_steps * 1e9,
+        "thbsim_identified": float(tm.recorder.data["identified"][window].sum()),
+    }
+
+
+# ---------------------------------------------------------------------------- sweep worker
+def warm_worker(pause: float) -> int:
+    """Import what a run needs and hold the worker a moment (so every worker of a pool gets one)."""
+    import os
+
+    import thbsim.model  # noqa: F401
+    import thbsim.results  # noqa: F401
+
+    time.sleep(pause)
+    return os.getpid()
+
+
+def sweep_run(job: tuple[float, int, int]) -> dict:
+    """One replicate through ``thbsim.results.run_one`` (model run and tidy table), in a worker process."""
+    import os
+
+    from thbsim.results import run_one
+    from thbsim.scenario import load
+
+    scale, seed, replicate = job
+    scenario = load(SCENARIO).with_params(scale=scale)
+    t0 = time.perf_counter()
+    table = run_one(scenario, seed, replicate)
+    return {"pid": os.getpid(), "seconds": time.perf_counter() - t0, "rows": len(table)}
