@@ -81,14 +81,15 @@ def test_run_has_every_flow(data):
     """The identities below are only a check if every flow they use happens."""
     for name in ("recruited", "retrafficked", "transit", "identified", "exited_unidentified", "support_entered",
                  "support_declined", "support_exited", "groups_entered", "groups_dismantled", "assets_frozen",
-                 "entry_capital"):
+                 "entry_capital", "moved_in_exploited", "moved_out_exploited"):
         assert data[name][1:].sum() > 0, name
 
 
 # stock: ([flows in], [flows out]) during the month
 VICTIM_IDENTITIES = {
-    "victims_recruited": (["recruited", "retrafficked"], ["transit"]),
-    "victims_exploited": (["transit"], ["identified", "exited_unidentified"]),
+    "victims_recruited": (["recruited", "retrafficked", "moved_in_recruited"], ["transit", "moved_out_recruited"]),
+    "victims_exploited": (["transit", "moved_in_exploited"], ["identified", "exited_unidentified",
+                                                              "moved_out_exploited"]),
     "victims_identified": (["identified"], ["support_entered", "support_declined"]),
     "victims_supported": (["support_entered"], ["support_exited", "retrafficked"]),
 }

@@ -1,5 +1,6 @@
 """thbsim: agent-based model of trafficking in human beings in the EU-27."""
 
+from thbsim import levers
 from thbsim.model import TraffickingModel
 from thbsim.params import PARAMETERS, PARAMS, Param, ParamSet
 from thbsim.scenario import Scenario, ScenarioError, load, save
@@ -9,5 +10,5 @@ load_scenario = load
 
 __all__ = [
     "PARAMETERS", "PARAMS", "Param", "ParamSet", "Scenario", "ScenarioError", "TraffickingModel",
-    "load", "load_scenario", "save", "__version__",
+    "levers", "load", "load_scenario", "save", "__version__",
 ]

@@ -27,6 +27,10 @@ SECTOR_RISK = np.array([1.6, 1.2, 1.0, 1.0, 1.0, 0.6, 0.8])
 """Relative risk that a job in the sector is taken by a victim (assumption: report 2.2 lists agriculture first)."""
 DETECTION_CHANNELS = ("police", "inspection", "referral", "online", "user_report")
 REST_OF_WORLD = "XX"
+LEVER_KINDS = ("criminalise_users", "asset_confiscation", "labour_inspections", "identification_referral",
+               "joint_investigations", "online_monitoring", "prevention_awareness", "victim_support",
+               "economic_downturn", "migration_surge")
+"""Every lever and shock kind, in the order of the lever_cost breakdown."""
 
 
 @dataclass(frozen=True)

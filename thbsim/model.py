@@ -19,6 +19,7 @@ The monthly step (docs/model.md, Process overview):
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import mesa
@@ -26,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from thbsim.actors.demand import Demand
-from thbsim.actors.enforcement import Enforcement
+from thbsim.actors.enforcement import Enforcement, hazard_key
 from thbsim.actors.traffickers import CrimeGroups
 from thbsim.actors.victims import Recruitment, place_recruits, stacked_choice
-from thbsim.geography import FORMS, geography
+from thbsim.geography import FORMS, LEVER_KINDS, geography
 from thbsim.money import CostLedger, Finance
 from thbsim.params import ParamSet
 from thbsim.population import EXPLOITED, IDENTIFIED, RECRUITED, SUPPORTED, Victims
@@ -38,6 +39,18 @@ from thbsim.rng import Streams
 
 ADULT_MONTHS = 18 * 12
 NF = len(FORMS)
+POLICY_ARRAYS = {
+    "enforcement": ("police_investigations", "inspection_coverage", "extra_hits", "targeting", "recognition",
+                    "referral_capacity",
+                    "online_rate", "user_report_rate", "prosecution_rate", "conviction_rate", "finance_rate",
+                    "freeze_share", "visibility"),
+    "demand": ("offence", "user_detection_per_year", "user_penalty", "employer_fine", "users_base",
+               "labour_demand_factor"),
+    "recruitment": ("awareness", "pool_base", "online_share"),
+    "support": ("accept", "exit_rate", "retrafficking", "health_cost"),
+    "model": ("jit_share",),
+}
+"""The mechanisms levers and shocks may change; restored to the baseline at the start of every month."""
 POLICE_DISMANTLING_MONTHS = 6
 """A group dismantled within this many months of an investigation was broken up by the police,
 who then find its victims; the victims of a group that fell apart on its own are released."""
@@ -78,7 +91,16 @@ class TraffickingModel(mesa.Model):
         self.recorder = Recorder(len(self.months))
         self.levers = list(scenario.levers)
         self.ident_hazard = np.zeros((n, NF))
+        # victims' support, per member state (levers change these)
+        self.support = SimpleNamespace(
+            accept=np.full(n, p["victims.accept_support"]), exit_rate=np.full(n, 1 / p["victims.support_months"]),
+            retrafficking=np.full(n, p["victims.retrafficking_rate"]), health_cost=np.ones(n))
+        self.jit_share = np.zeros(n)  # share of cross-border cases worked by joint investigation teams
+        self.cross_border_share = np.zeros(n)  # share of exploited victims who are foreign (when teams work)
+        self.lever_cost = np.zeros((n, len(LEVER_KINDS)))
         self._initialise()
+        self._baseline_policy = {(obj, name): getattr(self._policy_owner(obj), name).copy()
+                                 for obj, names in POLICY_ARRAYS.items() for name in names}
 
     # ------------------------------------------------------------------ setup
     def _initialise(self) -> None:
@@ -113,6 +135,39 @@ class TraffickingModel(mesa.Model):
             if progress is not None:
                 progress(1)
 
+    def _policy_owner(self, obj: str):
+        return self if obj == "model" else getattr(self, obj)
+
+    def _restore_policy(self) -> None:
+        """Every policy array back to its baseline value; active levers then act on them."""
+        for (obj, name), saved in self._baseline_policy.items():
+            np.copyto(getattr(self._policy_owner(obj), name), saved)
+
+    def market_margin(self) -> np.ndarray:
+        """Expected margin per victim-month of a typical group, per (member state, form), in EUR:
+        last month's price less operating cost and the expected losses of detection and confiscation."""
+        p, enf = self.p, self.enforcement
+        ref = self.demand.ref_revenue
+        g, n = self.groups, self.geo.n_states
+        member_loss = (p["groups.initial_members"] * p["police.suspects_per_member"] * p["police.detention"]
+                       * p["groups.member_value_months"] * ref)[None, :]
+        # the assets a group in that market holds (what a financial investigation would hit)
+        alive = np.flatnonzero(g.alive[: g.used])
+        cell = g.member_state[alive].astype(np.int64) * NF + g.form[alive]
+        held = np.maximum(np.bincount(cell, minlength=n * NF), 1)
+        assets = (np.bincount(cell, weights=np.maximum(g.assets[alive], 0.0), minlength=n * NF) / held).reshape(n, NF)
+        per_case = member_loss + (enf.finance_rate * enf.freeze_share)[:, None] * assets
+        recruit = self._cost_per_recruit().reshape(n, NF)
+        loss = self.ident_hazard * (recruit + p["police.investigate_on_identification"] * per_case)
+        return self.demand.price - p["money.cost_share"] * ref[None, :] - p["groups.risk_aversion"] * loss
+
+    def _cost_per_recruit(self) -> np.ndarray:
+        """EUR per successful recruit per (member state x form) cell: attempts cost, so harder
+        recruiting (prevention, awareness) makes each recruit dearer."""
+        rec = self.recruitment
+        ratio = self.p["recruit.success"] / np.maximum(rec.mean_success, 1e-9)
+        return np.tile(self.groups.recruit_cost, self.geo.n_states) * ratio
+
     def month_index(self, period: str) -> int:
         return int((pd.Period(period, "M") - self.months[0]).n)
 
@@ -121,6 +176,15 @@ class TraffickingModel(mesa.Model):
         n = self.geo.n_states
         rec = self.recorder
         state, grp_v = v.state, v.group
+        # 1. levers and shocks act on the mechanisms (policy arrays start from the baseline each month)
+        self._restore_policy()
+        self.lever_cost[:] = 0.0
+        for lever in self.levers:
+            if lever.active(self, t):
+                lever.apply(self)
+        enf = self.enforcement
+        # 2a. some groups move to the member state where their business pays best (last month's view)
+        moved = self._relocate(t)
         # start-of-month states: every transition below is computed from them, so a
         # victim changes state at most once a month
         r0, e0, i0, s0 = (np.flatnonzero(state == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED))
@@ -130,22 +194,19 @@ class TraffickingModel(mesa.Model):
         g.held[:u] = np.bincount(ge, minlength=u)
         g.held[:u][~g.alive[:u]] = 0  # victims of a dismantled group earn it nothing
 
-        # 1. levers and shocks
-        for lever in self.levers:
-            if lever.active(self, t):
-                lever.apply(self)
-
-        # 2. demand (employers see last month's inspection risk)
-        enf = self.enforcement
-        yearly_checks = np.minimum(enf.inspection_coverage * enf.targeting[:, None] * 12, 1.0)
+        # 2. demand (employers see this month's inspection risk)
+        yearly_checks = 1 - (1 - enf.inspection_hits()) ** 12
         self.demand.inspection_risk = yearly_checks
         self.demand.step(exploited)
         # 3. groups decide
-        wanted = g.desired_recruits(self.demand.price, self.ident_hazard, enf.finance_rate, enf.freeze_share)
-        # 4. recruitment (recruits are placed in rows at the end of the month)
+        # (the at-risk pools move first: groups see how hard recruiting is this month)
         self.recruitment.step_pools()
         self.recruitment.prepare()
         gcell = g.member_state[:u].astype(np.int64) * NF + g.form[:u]
+        cost_per_recruit = self._cost_per_recruit()[gcell]
+        wanted = g.desired_recruits(self.demand.price, self.ident_hazard, enf.finance_rate, enf.freeze_share,
+                                    cost_per_recruit)
+        # 4. recruitment (recruits are placed in rows at the end of the month)
         n_recruits = self.recruitment.recruits(wanted, gcell)
         owner = np.repeat(np.arange(u), n_recruits)
         attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
@@ -157,7 +218,7 @@ class TraffickingModel(mesa.Model):
         revenue = held * self.demand.price[gms, gform]
         profit = revenue - held * p["money.cost_share"] * ref
         opening = g.assets[:u].copy()
-        recruit_spend = n_recruits * g.recruit_cost[gform]
+        recruit_spend = n_recruits * cost_per_recruit
         after = opening + profit - recruit_spend
         payout = p["money.payout_rate"] * np.maximum(after, 0.0)
         spending = recruit_spend + payout
@@ -201,7 +262,7 @@ class TraffickingModel(mesa.Model):
         )
 
         # 7. justice: verdicts and decisions on earlier cases, then new suspects
-        prosecuted, convicted = enf.courts(g)
+        prosecuted, convicted = enf.courts(g, self._cross_border_boost(e0, ge, u))
         suspects = enf.investigate(g, investigated, t)
         user_s, user_p, user_c = enf.prosecute_users(self.demand)
         # 8. finance
@@ -218,12 +279,14 @@ class TraffickingModel(mesa.Model):
         state[r0] = EXPLOITED
         v.state_since[r0] = t
         v.exploited_since[r0] = t
-        accept = rng_v.random(i0.size) < p["victims.accept_support"]
+        sup = self.support
+        accept = rng_v.random(i0.size) < sup.accept[v.member_state[i0]]
         state[i0[accept]] = SUPPORTED
         v.state_since[i0] = t
         draw_s = rng_v.random(s0.size)
-        support_exit = draw_s < 1 / p["victims.support_months"]
-        retraffic = ~support_exit & (draw_s < 1 / p["victims.support_months"] + p["victims.retrafficking_rate"])
+        ms_s = v.member_state[s0]
+        support_exit = draw_s < sup.exit_rate[ms_s]
+        retraffic = ~support_exit & (draw_s < sup.exit_rate[ms_s] + sup.retrafficking[ms_s])
         re_rows = s0[retraffic]
         new_group = self._pick_groups(v.cell[re_rows], rng_v) if re_rows.size else re_rows
         re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
@@ -252,11 +315,12 @@ class TraffickingModel(mesa.Model):
         for k, val in (("opening", opening), ("profit", profit), ("spending", spending), ("frozen", frozen),
                        ("closing", closing)):
             g.ledger[k][:u] = val
-        entrants = g.entry(self.demand.capacity, exploited, self.demand.price, t)
+        entrants = g.entry(self.demand.capacity, exploited, self.market_margin(), t)
         place_recruits(v, attrs, owner, t, RECRUITED)
         new_cells = attrs["member_state"].astype(np.int64) * NF + attrs["form"]
         flows["recruited"] = np.bincount(new_cells, minlength=n * NF).reshape(n, NF)
         self._update_stocks(flows)
+        flows.update(moved)
 
         cells = gms.astype(np.int64) * NF + gform
 
@@ -307,13 +371,68 @@ class TraffickingModel(mesa.Model):
         rec["price", t] = self.demand.price
         rec["demand_capacity", t] = self.demand.capacity
         rec["inspection_checks", t] = (self.demand.workers * enf.inspection_coverage).sum(axis=1)
-        rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share)
+        rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
+                                                  self.support.health_cost)
+        self._month = SimpleNamespace(user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, 5),
+                                      investigations=by_ms(investigated), frozen_groups=by_ms(frozen > 0),
+                                      supported=self._stocks[SUPPORTED].reshape(n, NF).sum(axis=1),
+                                      checks=rec.data["inspection_checks"][t])
+        for lever in self.levers:
+            if lever.active(self, t):
+                self.lever_cost[:, LEVER_KINDS.index(lever.kind)] += lever.cost(self)
+        rec["lever_cost", t] = self.lever_cost
         self.t += 1
+
+    def _relocate(self, t: int) -> dict:
+        """Groups that move take their victims (in transit and exploited) along; returns the moves as flows."""
+        g, v, n = self.groups, self.victims, self.geo.n_states
+        zero = np.zeros((n, NF))
+        out = {k: zero for k in ("moved_in_recruited", "moved_out_recruited", "moved_in_exploited",
+                                 "moved_out_exploited")}
+        if t == 0:
+            return out
+        rows, _ = g.relocate(self.market_margin(), self.demand.capacity)
+        if rows.size == 0:
+            return out
+        flag = np.zeros(g.used + 1, bool)
+        flag[rows] = True  # index -1 (no group) reads the extra False at the end
+        state = v.state
+        sel = np.flatnonzero(flag[v.group] & ((state == RECRUITED) | (state == EXPLOITED)))
+        old_cell = v.cell[sel].astype(np.int64)
+        new_ms = g.member_state[v.group[sel]]
+        form, sector, channel = v.form[sel], v.sector[sel], v.channel[sel]
+        v.member_state[sel] = new_ms
+        v.cell[sel] = new_ms * NF + form
+        v.hazard_key[sel] = 2 * hazard_key(new_ms, form, sector, channel)
+        new_cell = v.cell[sel].astype(np.int64)
+        st_sel = state[sel]
+        for s, name in ((RECRUITED, "recruited"), (EXPLOITED, "exploited")):
+            m = st_sel == s
+            out_c = np.bincount(old_cell[m], minlength=n * NF)
+            in_c = np.bincount(new_cell[m], minlength=n * NF)
+            self._stocks[s] += in_c - out_c
+            out[f"moved_out_{name}"] = out_c.reshape(n, NF)
+            out[f"moved_in_{name}"] = in_c.reshape(n, NF)
+        return out
+
+    def _cross_border_boost(self, e0: np.ndarray, ge: np.ndarray, u: int):
+        """Per group, the factor on prosecution and conviction from joint investigation teams
+        (None when no team works: the baseline draws stay untouched)."""
+        if not self.jit_share.any():
+            return None
+        v, g = self.victims, self.groups
+        foreign = v.citizenship[e0] != v.member_state[e0]
+        ms_e = v.member_state[e0]
+        n = self.geo.n_states
+        self.cross_border_share = (np.bincount(ms_e, weights=foreign, minlength=n)
+                                   / np.maximum(np.bincount(ms_e, minlength=n), 1))
+        share = np.bincount(ge, weights=foreign, minlength=u)[:u] / np.maximum(g.held[:u], 1)
+        return 1 + self.p["lever.jit.effect"] * self.jit_share[g.member_state[:u]] * share
 
     def _update_stocks(self, f: dict) -> None:
         """Stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)."""
         st = self._stocks
-        st[RECRUITED] += (f["recruited"] + f["retrafficked"] - f["transit"]).ravel()
+        st[RECRUITED] += (f["recruited"] + f["retrafficked"] - f["transit"]).ravel()  # moves: see _relocate
         st[EXPLOITED] += (f["transit"] - f["identified"] - f["exited_unidentified"]).ravel()
         st[IDENTIFIED] += (f["identified"] - f["support_entered"] - f["support_declined"]).ravel()
         st[SUPPORTED] += (f["support_entered"] - f["support_exited"] - f["retrafficked"]).ravel()

@@ -65,11 +65,13 @@ class CostLedger:
         self.per_suspect = shares["law_enforcement"] * STUDY_TOTAL_EUR / (STUDY_VICTIMS * SUSPECTS_PER_REGISTERED)
         self.coordination_month = shares["coordination_prevention"] * STUDY_TOTAL_EUR / 12 * p["scale"]
 
-    def month(self, registered: np.ndarray, suspects: np.ndarray, population_share: np.ndarray) -> np.ndarray:
-        """Cost per (member state, category) for the month."""
+    def month(self, registered: np.ndarray, suspects: np.ndarray, population_share: np.ndarray,
+              health_factor: np.ndarray | float = 1.0) -> np.ndarray:
+        """Cost per (member state, category) for the month (``health_factor``: support lowering health costs)."""
         out = np.empty((registered.size, len(COST_CATEGORIES)))
         out[:, 0] = self.coordination_month * population_share
         out[:, 1] = suspects * self.per_suspect
         for j, c in enumerate(COST_CATEGORIES[2:], start=2):
             out[:, j] = registered * self.per_victim[c]
+        out[:, COST_CATEGORIES.index("health_social")] *= health_factor
         return out

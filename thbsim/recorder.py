@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from thbsim.geography import AGES, DETECTION_CHANNELS, FORMS, SEXES, geography
+from thbsim.geography import AGES, DETECTION_CHANNELS, FORMS, LEVER_KINDS, SEXES, geography
 from thbsim.money import COST_CATEGORIES
 
 FORMS_RECORDED = (*FORMS, "not_recorded")
@@ -20,6 +20,7 @@ DIMS = {
     "ms_form": ("member_state", "form"),
     "ms_channel": ("member_state", "detail"),
     "ms_cost": ("member_state", "detail"),
+    "ms_lever": ("member_state", "detail"),
     "registered": ("member_state", "form", "sex", "age", "citizenship"),
 }
 COLUMNS = ("member_state", "form", "sex", "age", "citizenship", "detail")
@@ -38,6 +39,10 @@ INDICATORS: dict[str, tuple[str, str, str]] = {
     "support_entered": ("ms_form", "victims", "flow: identified -> supported"),
     "support_declined": ("ms_form", "victims", "flow: identified -> out of the system"),
     "support_exited": ("ms_form", "victims", "flow: supported -> out of the system"),
+    "moved_in_recruited": ("ms_form", "victims", "flow: in transit, moved here with a relocating group"),
+    "moved_out_recruited": ("ms_form", "victims", "flow: in transit, moved away with a relocating group"),
+    "moved_in_exploited": ("ms_form", "victims", "flow: exploited, moved here with a relocating group"),
+    "moved_out_exploited": ("ms_form", "victims", "flow: exploited, moved away with a relocating group"),
     "identified_by_channel": ("ms_channel", "victims", "flow: identifications by detection channel"),
     "registered": ("registered", "victims", "flow: registered victims by recorded form, sex, age, citizenship"),
     "suspects": ("ms", "persons", "flow: traffickers named as suspects"),
@@ -66,6 +71,7 @@ INDICATORS: dict[str, tuple[str, str, str]] = {
     "demand_capacity": ("ms_form", "victims", "victims the market takes at the reference price"),
     "inspection_checks": ("ms", "persons", "flow: workers checked by labour inspections"),
     "social_cost": ("ms_cost", "EUR", "flow: social cost by category (cost study's categories)"),
+    "lever_cost": ("ms_lever", "EUR", "flow: cost of the activity levers bought, by lever kind"),
 }
 
 
@@ -77,6 +83,7 @@ def _labels(dims: str) -> list[tuple[str, ...]]:
         "ms_form": [ms, FORMS],
         "ms_channel": [ms, DETECTION_CHANNELS],
         "ms_cost": [ms, COST_CATEGORIES],
+        "ms_lever": [ms, LEVER_KINDS],
         "registered": [ms, FORMS_RECORDED, SEXES, AGES, geo.iso],
     }[dims]
 

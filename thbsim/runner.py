@@ -56,24 +56,53 @@ class RunSpec:
     params: dict = field(default_factory=dict)
     replicate: int = 0
     sample: int = 0
+    detail: bool = False
+    """Also return breakdowns: per member state (column ``member_state``), registered victims by
+    form, social cost by category and lever cost by kind (outcome names with a ``:`` suffix)."""
 
     def resolved(self) -> Scenario:
         return self.scenario.with_params(**self.params) if self.params else self.scenario
 
 
-def outcomes_from_stats(stats) -> pd.DataFrame:
-    """Yearly EU totals of the headline indicators, plus every target's value (year 0)."""
+def outcomes_from_stats(stats, detail: bool = False) -> pd.DataFrame:
+    """Yearly EU totals of the headline indicators, plus every target's value (year 0).
+
+    With ``detail``: the same per member state (``member_state`` column; "EU" for totals), and
+    registered victims by recorded form, social cost by category and lever cost by lever kind.
+    """
+    from thbsim.geography import LEVER_KINDS, geography
+    from thbsim.money import COST_CATEGORIES
+    from thbsim.recorder import FORMS_RECORDED
     from thbsim.targets import target_values
 
-    rows = []
+    states = geography().member_states
+    years = stats.years.astype(int)
+    frames = []
+
+    def add(name: str, per_year_ms: np.ndarray) -> None:  # (years, member states)
+        frames.append(pd.DataFrame({"outcome": name, "member_state": "EU", "year": years,
+                                    "value": np.nansum(per_year_ms, axis=1)}))
+        if detail:
+            frames.append(pd.DataFrame({"outcome": name, "member_state": np.tile(states, years.size),
+                                        "year": np.repeat(years, len(states)), "value": per_year_ms.ravel()}))
+
     for name, (indicator, kind) in OUTCOME_INDICATORS.items():
         arr = stats.december[indicator] if kind == "stock" else stats.yearly[indicator]
-        per_year = np.nansum(arr.reshape(arr.shape[0], -1), axis=1)
-        rows += [(name, int(y), float(v)) for y, v in zip(stats.years, per_year, strict=True)]
-    for name, value in target_values(stats).items():
-        if np.ndim(value) == 0:
-            rows.append((f"target:{name}", 0, float(value)))
-    return pd.DataFrame(rows, columns=["outcome", "year", "value"])
+        add(name, np.nansum(arr.reshape(arr.shape[0], arr.shape[1], -1), axis=2))
+    if detail:
+        reg = stats.yearly["registered"]  # years x ms x form x sex x age x citizenship
+        for j, form in enumerate(FORMS_RECORDED):
+            add(f"registered_victims:{form}", reg[:, :, j].sum(axis=(2, 3, 4)))
+        for j, cat in enumerate(COST_CATEGORIES):
+            add(f"social_cost_eur:{cat}", stats.yearly["social_cost"][:, :, j])
+        for j, kind in enumerate(LEVER_KINDS):
+            add(f"lever_cost_eur:{kind}", stats.yearly["lever_cost"][:, :, j])
+        add("lever_cost_eur", stats.yearly["lever_cost"].sum(axis=2))
+    targets = [(f"target:{k}", float(v)) for k, v in target_values(stats).items() if np.ndim(v) == 0]
+    frames.append(pd.DataFrame({"outcome": [k for k, _ in targets], "member_state": "EU", "year": 0,
+                                "value": [v for _, v in targets]}))
+    out = pd.concat(frames, ignore_index=True)
+    return out if detail else out.drop(columns="member_state")
 
 
 def simulate(spec: RunSpec) -> pd.DataFrame:
@@ -83,7 +112,7 @@ def simulate(spec: RunSpec) -> pd.DataFrame:
 
     model = TraffickingModel(spec.resolved(), seed=spec.seed)
     model.run()
-    out = outcomes_from_stats(RunStats.from_model(model))
+    out = outcomes_from_stats(RunStats.from_model(model), detail=spec.detail)
     out.insert(0, "run_id", spec.run_id)
     out.insert(1, "scenario", spec.scenario.name)
     out.insert(2, "sample", spec.sample)

@@ -24,6 +24,7 @@ class Demand:
         n = geo.n_states
         pop = geo.population_m[:n] * 1e6 * p["scale"]
         self.users_base = pop * p["demand.sex_buyers_per_1000"] / 1000
+        self.labour_demand_factor = np.ones(n)  # shocks: more demand for cheap labour
         self.users = np.round(self.users_base).astype(np.int64)
         workers = pop * p["demand.labour_at_risk_per_1000"] / 1000
         self.workers = workers[:, None] * SECTOR_SHARE[None, :]  # high-risk jobs, ms x sector
@@ -42,16 +43,24 @@ class Demand:
         self.knowing_users = np.zeros(n, np.int64)
         self.inspection_risk = np.zeros((n, len(SECTORS)))  # yearly probability a risky employer is checked
         self.employer_fine = np.full(n, p["demand.employer_fine_eur"])
+        self.victim_buying = np.ones(n)  # users' buying from victims relative to no deterrence (behaviour)
 
     # -- deterrence ---------------------------------------------------------
-    def user_deterrence(self) -> np.ndarray:
-        """Factor (<= 1) on the entry of knowing users, from the expected yearly penalty."""
+    def expected_user_penalty(self) -> np.ndarray:
+        """EUR a knowing user of victims' services expects to pay a year, per member state."""
         p = self.p
-        price_per_service = self.ref_revenue[0] / p["demand.clients_per_victim"]
-        yearly_spend = p["demand.purchases_per_user"] * 12 * price_per_service
         convicted = p["users.prosecution_rate"] * p["users.conviction_rate"]
-        expected_penalty = np.where(self.offence, self.user_detection_per_year * convicted * self.user_penalty, 0.0)
-        return np.exp(-p["demand.user_deterrence"] * expected_penalty / yearly_spend)
+        return np.where(self.offence, self.user_detection_per_year * convicted * self.user_penalty, 0.0)
+
+    def victim_demand_target(self) -> np.ndarray:
+        """Share of the undeterred purchases from victims that users still make, given the penalty.
+
+        Falls from 1 toward 1 - ``demand.max_fall_knowing_use`` as the expected penalty grows, with
+        half the fall at ``demand.half_effect_penalty_eur``.
+        """
+        p = self.p
+        reach = 1 - np.exp(-np.log(2) * self.expected_user_penalty() / p["demand.half_effect_penalty_eur"])
+        return 1 - p["demand.max_fall_knowing_use"] * reach
 
     def employer_deterrence(self) -> np.ndarray:
         p = self.p
@@ -68,18 +77,17 @@ class Demand:
         p, rng = self.p, self.rng
         turnover = p["demand.user_turnover"]
         knowing = p["demand.knowing_share"]
-        deter = self.user_deterrence()
-        # users: leave at the turnover rate; arrive toward the base, the knowing part deterred
-        # the knowing buyers of victims' services are the part of the users that deterrence reaches
-        at_risk = knowing * p["demand.exploited_share_sex"]
-        arrive_base = self.users_base * turnover * (1 - at_risk + at_risk * deter)
-        self.users += rng.poisson(arrive_base) - rng.binomial(self.users, turnover)
+        # users leave at the turnover rate and arrive toward the base; as they turn over, their
+        # buying from victims adapts to the expected penalty (users buy less from victims)
+        self.users += rng.poisson(self.users_base * turnover) - rng.binomial(self.users, turnover)
+        self.victim_buying += turnover * (self.victim_demand_target() - self.victim_buying)
         emp_turnover = p["demand.employer_turnover"]
-        emp_base = self.employers_base * self.employer_deterrence()
+        emp_base = self.employers_base * self.employer_deterrence() * self.labour_demand_factor[:, None]
         self.employers += rng.poisson(emp_base * emp_turnover) - rng.binomial(self.employers, emp_turnover)
 
         cpv = p["demand.clients_per_victim"]
-        self.capacity[:, 0] = self.users * p["demand.purchases_per_user"] * p["demand.exploited_share_sex"] / cpv
+        share = p["demand.exploited_share_sex"] * self.victim_buying
+        self.capacity[:, 0] = self.users * p["demand.purchases_per_user"] * share / cpv
         self.sector_capacity = self.employers * VICTIMS_PER_EMPLOYER
         self.capacity[:, 1] = self.sector_capacity.sum(axis=1)
         self.capacity[:, 2] = self.other_base

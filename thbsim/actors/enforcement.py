@@ -51,6 +51,7 @@ class Enforcement:
         self.police_investigations = pop_m * p["police.investigations_per_million"] * idx * scale  # per month
         self.inspection_coverage = np.full((n, len(SECTORS)), p["inspect.checks_per_1000"] / 1000) * idx[:, None]
         self.targeting = np.full(n, p["inspect.targeting"])
+        self.extra_hits = np.zeros((n, len(SECTORS)))  # checks x gain added by levers (risk-based or random)
         self.recognition = np.full(n, p["inspect.recognition"])
         self.referral_rate = np.array([p["referral.rate_sexual"], p["referral.rate_labour"], p["referral.rate_other"]])
         self.referral_capacity = idx.copy()  # multiplier per member state
@@ -75,7 +76,7 @@ class Enforcement:
         the cumulative channel shares among identifications (for attributing channels)."""
         p, n = self.p, self.geo.n_states
         h = np.zeros((n, N_FORM_SECTOR, 2, 2, len(KEY_CHANNELS)))  # ms, form-sector, online, child, channel
-        insp = self.inspection_coverage * self.targeting[:, None] * self.recognition[:, None]
+        insp = self.inspection_hits() * self.recognition[:, None]
         h[:, 2:, :, :, 0] = insp[:, :, None, None]
         ref = self.referral_capacity[:, None] * self.referral_rate[None, [0, 2] + [1] * len(SECTORS)]
         child = np.array([p["referral.child_factor"], 1.0])
@@ -89,6 +90,10 @@ class Enforcement:
         p_ident = p_event * h_ident / h_total
         shares = np.cumsum(h, axis=-1) / np.maximum(h_ident[..., None], 1e-300)
         return p_ident.ravel(), p_event.ravel(), shares.reshape(-1, len(KEY_CHANNELS))
+
+    def inspection_hits(self) -> np.ndarray:
+        """Monthly probability that a victim in a high-risk job meets an inspector (member state x sector)."""
+        return np.minimum(self.inspection_coverage * self.targeting[:, None] + self.extra_hits, 1.0)
 
     # -- police -------------------------------------------------------------------
     def raids(self, groups) -> np.ndarray:
@@ -113,7 +118,7 @@ class Enforcement:
         groups.pending_decision[rows] += suspects[rows]
         return suspects
 
-    def courts(self, groups) -> tuple[np.ndarray, np.ndarray]:
+    def courts(self, groups, boost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Prosecution decisions and verdicts with geometric lags; convicted members leave."""
         p, rng = self.p, self.rng_justice
         u = groups.used
@@ -122,12 +127,14 @@ class Enforcement:
         rows = np.flatnonzero(groups.pending_decision[:u])
         ms = groups.member_state[rows]
         decided = rng.binomial(groups.pending_decision[rows], 1 / p["justice.prosecution_lag"])
-        prosecuted[rows] = rng.binomial(decided, self.prosecution_rate[ms])
+        rate = self.prosecution_rate[ms] if boost is None else np.minimum(self.prosecution_rate[ms] * boost[rows], 1.0)
+        prosecuted[rows] = rng.binomial(decided, rate)
         groups.pending_decision[rows] -= decided
         rows = np.flatnonzero(groups.pending_trial[:u])
         ms = groups.member_state[rows]
         verdicts = rng.binomial(groups.pending_trial[rows], 1 / p["justice.trial_lag"])
-        convicted[rows] = rng.binomial(verdicts, self.conviction_rate[ms])
+        rate = self.conviction_rate[ms] if boost is None else np.minimum(self.conviction_rate[ms] * boost[rows], 1.0)
+        convicted[rows] = rng.binomial(verdicts, rate)
         groups.pending_trial[rows] -= verdicts
         groups.pending_trial[:u] += prosecuted
         leaving = rng.binomial(convicted[rows], 1 - p["police.detention"])

@@ -36,9 +36,8 @@ class CrimeGroups:
         self.raid_hazard = np.zeros(capacity)  # last month's investigation hazard, what groups expect
         # the month's ledger, per group, for the stock-flow identity
         self.ledger = {k: np.zeros(capacity) for k in ("opening", "profit", "spending", "frozen", "closing")}
-        self.recruit_cost = p["money.recruit_cost_months"] * np.array(
-            [p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]]
-        )
+        self.ref_revenue = np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])
+        self.recruit_cost = p["money.recruit_cost_months"] * self.ref_revenue
 
     # -- rows -------------------------------------------------------------------
     def _grow(self, need: int) -> None:
@@ -89,7 +88,7 @@ class CrimeGroups:
 
     # -- decisions ---------------------------------------------------------------
     def desired_recruits(self, price: np.ndarray, identification_hazard: np.ndarray, finance_rate: np.ndarray,
-                         freeze_share: np.ndarray) -> np.ndarray:
+                         freeze_share: np.ndarray, cost_per_recruit: np.ndarray) -> np.ndarray:
         """Expected recruits each group wants this month (0 for dead groups).
 
         Margin per victim-month = price - operating cost - risk_aversion x expected loss,
@@ -107,15 +106,42 @@ class CrimeGroups:
             + finance_rate[ms] * freeze_share[ms] * assets
         )
         lam = identification_hazard[ms, form]
-        loss_per_victim = lam * (self.recruit_cost[form] + p["police.investigate_on_identification"] * per_investigation)
+        loss_per_victim = lam * (cost_per_recruit + p["police.investigate_on_identification"] * per_investigation)
         loss_per_victim += self.raid_hazard[:u] * per_investigation / np.maximum(held, 1)
         margin = price[ms, form] - p["money.cost_share"] * ref - p["groups.risk_aversion"] * loss_per_victim
         x = np.maximum(margin, 0.0) / ref
         self.profitability = x
         desired = members * p["groups.victims_per_member"] * x / (x + 0.25)
         gap = np.maximum(desired - held, 0.0) * p["groups.adjust_rate"]
-        affordable = np.maximum(self.assets[:u], 0.0) / self.recruit_cost[form]
+        affordable = np.maximum(self.assets[:u], 0.0) / cost_per_recruit
         return np.where(self.alive[:u], np.minimum(gap, affordable), 0.0)
+
+    def relocate(self, margin: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Some groups reconsider where to exploit: each draws a member state in proportion to its
+        demand x expected margin for the group's form, and moves if the margin there beats home
+        by more than ``groups.relocation_gain`` of the reference revenue. Returns (rows, old member state).
+
+        ``margin``: expected margin per victim-month per (member state, form), from last month.
+        """
+        p, rng, u = self.p, self.rng, self.used
+        live = np.flatnonzero(self.alive[:u])
+        movers = live[rng.random(live.size) < p["groups.mobility"]]
+        if movers.size == 0:
+            return movers, movers
+        from thbsim.actors.victims import stacked_choice
+
+        weight = capacity.T * np.maximum(margin.T, 0.0)  # form x member state
+        cdf = np.cumsum(weight, axis=1)
+        cdf /= np.maximum(cdf[:, -1:], 1e-300)
+        form = self.form[movers].astype(np.int64)
+        dest = stacked_choice(cdf, form, rng.random(movers.size))
+        home = self.member_state[movers]
+        ref = self.ref_revenue[form]
+        better = (margin[dest, form] - margin[home, form]) > p["groups.relocation_gain"] * ref
+        better &= weight[form, dest] > 0
+        rows, old = movers[better], home[better]
+        self.member_state[rows] = dest[better]
+        return rows, old
 
     def update_members(self, t: int) -> np.ndarray:
         """Members join profitable groups and quit; returns rows dismantled this month."""
@@ -132,14 +158,15 @@ class CrimeGroups:
         self.died[dismantled] = t
         return dismantled
 
-    def entry(self, capacity: np.ndarray, exploited: np.ndarray, price: np.ndarray, t: int) -> np.ndarray:
-        """New groups per (member state, form) where demand is unmet and the business pays."""
+    def entry(self, capacity: np.ndarray, exploited: np.ndarray, margin_eur: np.ndarray, t: int) -> np.ndarray:
+        """New groups per (member state, form) where demand is unmet and the expected margin
+        (after expected losses: identification, arrest, confiscation) is positive."""
         p = self.p
-        ref = np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])
-        margin = (price - p["money.cost_share"] * ref[None, :]) / ref[None, :]
+        ref = self.ref_revenue
+        margin = margin_eur / ref[None, :]
         group_size = p["groups.initial_members"] * p["groups.victims_per_member"] * 0.6
         unmet = np.maximum(capacity - exploited, 0.0) / group_size
-        n_new = self.rng.poisson(p["groups.entry_rate"] * unmet * np.clip(margin, 0.0, 1.0))
+        n_new = self.rng.poisson(p["groups.entry_rate"] * unmet * np.clip(margin - p["groups.entry_hurdle"], 0.0, 1.0))
         ms, form = np.divmod(np.repeat(np.arange(n_new.size), n_new.ravel()), len(FORMS))
         if ms.size == 0:
             return ms
