@@ -59,6 +59,7 @@ DEFAULTS = {
     "replicates": 2,
     "scale": 0.25,
     "end": "2019-12",
+    "prior": "log",
     "quantile": 0.5,
     "min_acceptance": 0.2,
     "check_draws": 100,
@@ -315,19 +316,32 @@ def _rng(root: int, *key: int) -> np.random.Generator:
 _PROPOSAL, _RUN, _KERNEL, _CHECK, _CHECK_RUN = 0, 1, 2, 3, 4
 
 
+LOG_SPAN = 10.0
+"""With ``prior="log"``, parameters whose bounds span this factor or more get a log-uniform prior."""
+
+
 @dataclass(frozen=True)
 class Prior:
-    """Independent uniform priors on [low, high]."""
+    """Independent priors on [low, high]: uniform, or log-uniform where ``log`` is set.
+
+    The sampler works in the prior's flat coordinates ``u`` (``log x`` for log-uniform
+    parameters, ``x`` otherwise), where the prior is uniform on a box.
+    """
 
     names: tuple[str, ...]
     low: np.ndarray
     high: np.ndarray
+    log: np.ndarray
 
     @classmethod
-    def of(cls, names: Sequence[str], bounds: Mapping[str, tuple[float, float]] | None = None) -> Prior:
-        """Uniform on the declared bounds of uncertain parameters (or on ``bounds`` given for
-        custom simulators' parameters)."""
+    def of(cls, names: Sequence[str], bounds: Mapping[str, tuple[float, float]] | None = None,
+           kind: str = "uniform") -> Prior:
+        """Priors on the declared bounds of uncertain parameters (or on ``bounds`` given for
+        custom simulators' parameters). ``kind``: "uniform" or "log" (log-uniform where the bounds
+        span a factor of ``LOG_SPAN`` or more and the lower bound is positive)."""
         lows, highs, problems = [], [], []
+        if kind not in ("uniform", "log"):
+            problems.append(f"prior {kind!r}: expected 'uniform' or 'log'")
         for n in names:
             if bounds is not None and n in bounds:
                 lo, hi = bounds[n]
@@ -349,17 +363,38 @@ class Prior:
             problems.append("no parameters to calibrate")
         if problems:
             raise ValueError("calibration parameters: " + "; ".join(problems))
-        return cls(tuple(names), np.array(lows), np.array(highs))
+        low, high = np.array(lows), np.array(highs)
+        log = (low > 0) & (high >= LOG_SPAN * low) if kind == "log" else np.zeros(len(low), bool)
+        return cls(tuple(names), low, high, log)
 
     @property
     def dim(self) -> int:
         return len(self.names)
 
-    def sample(self, rng: np.random.Generator) -> np.ndarray:
-        return rng.uniform(self.low, self.high)
+    @property
+    def ulow(self) -> np.ndarray:
+        return self.to_u(self.low)
 
-    def contains(self, theta: np.ndarray) -> np.ndarray:
-        return np.all((theta >= self.low) & (theta <= self.high), axis=-1)
+    @property
+    def uhigh(self) -> np.ndarray:
+        return self.to_u(self.high)
+
+    def to_u(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, float)
+        return np.where(self.log, np.log(np.where(self.log, x, 1.0)), x)
+
+    def from_u(self, u: np.ndarray) -> np.ndarray:
+        return np.clip(np.where(self.log, np.exp(np.where(self.log, u, 0.0)), u), self.low, self.high)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        return self.from_u(rng.uniform(self.ulow, self.uhigh))
+
+    def contains_u(self, u: np.ndarray) -> np.ndarray:
+        return np.all((u >= self.ulow) & (u <= self.uhigh), axis=-1)
+
+    def describe(self) -> list[str]:
+        return [f"{'log-uniform' if lg else 'uniform'} on [{lo:g}, {hi:g}]"
+                for lo, hi, lg in zip(self.low, self.high, self.log, strict=True)]
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float | Sequence[float]) -> np.ndarray:
@@ -371,37 +406,37 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float | Sequence[float]) 
 
 
 class Kernel:
-    """Gaussian perturbation with twice the weighted covariance of the previous population,
-    truncated to the prior's bounds (normalising constants by Monte Carlo, seeded)."""
+    """Gaussian perturbation with twice the weighted covariance of the previous population (in the
+    prior's flat coordinates), truncated to the prior's box; its normalising constants (the mass
+    of each particle's Gaussian inside the box) by Monte Carlo from a seeded stream."""
 
     def __init__(self, theta: np.ndarray, weights: np.ndarray, prior: Prior, root: int, generation: int) -> None:
-        self.theta, self.weights, self.prior = theta, weights, prior
-        span = prior.high - prior.low
-        cov = np.atleast_2d(np.cov(theta, rowvar=False, aweights=weights, ddof=0)) * 2
+        self.prior, self.weights = prior, np.ascontiguousarray(weights)
+        self.u = np.ascontiguousarray(prior.to_u(theta))
+        span = prior.uhigh - prior.ulow
+        cov = np.atleast_2d(np.cov(self.u, rowvar=False, aweights=weights, ddof=0)) * 2
         cov = cov + np.diag((1e-6 * span) ** 2)
         self.chol = np.linalg.cholesky(cov)
         self.inv_chol = np.linalg.inv(self.chol)
         z = _rng(root, _KERNEL, generation).standard_normal((4000, prior.dim)) @ self.chol.T
-        inside = np.empty(len(theta))
-        for j, t in enumerate(theta):
-            inside[j] = prior.contains(t + z).mean()
+        inside = np.array([prior.contains_u(u + z).mean() for u in self.u])
         self.log_norm = np.log(np.maximum(inside, 1 / 4000))
 
     def propose(self, rng: np.random.Generator) -> np.ndarray:
-        j = rng.choice(len(self.theta), p=self.weights)
+        j = rng.choice(len(self.u), p=self.weights)
         for _ in range(10000):
-            x = self.theta[j] + self.chol @ rng.standard_normal(self.prior.dim)
-            if self.prior.contains(x):
-                return x
-        return np.clip(x, self.prior.low, self.prior.high)  # pragma: no cover - a practically empty box
+            u = self.u[j] + self.chol @ rng.standard_normal(self.prior.dim)
+            if self.prior.contains_u(u):
+                break
+        return self.prior.from_u(u)
 
-    def weights_for(self, new: np.ndarray) -> np.ndarray:
-        """Importance weights prior(x) / sum_j w_j K(x | theta_j) of new particles, normalised."""
-        u = (new[:, None, :] - self.theta[None, :, :]) @ self.inv_chol.T
-        log_k = -0.5 * np.sum(u ** 2, axis=-1) - self.log_norm[None, :] + np.log(self.weights)[None, :]
+    def weights_for(self, theta: np.ndarray) -> np.ndarray:
+        """Importance weights prior(u) / sum_j w_j K(u | u_j) of new particles, normalised (the
+        prior is flat in u, so its density is the same for every particle)."""
+        d = (self.prior.to_u(theta)[:, None, :] - self.u[None, :, :]) @ self.inv_chol.T
+        log_k = -0.5 * np.sum(d ** 2, axis=-1) - self.log_norm[None, :] + np.log(self.weights)[None, :]
         m = log_k.max(axis=1, keepdims=True)
-        log_denominator = (m + np.log(np.exp(log_k - m).sum(axis=1, keepdims=True)))[:, 0]
-        logw = -log_denominator  # the uniform prior's density is the same for every particle
+        logw = -(m + np.log(np.exp(log_k - m).sum(axis=1, keepdims=True)))[:, 0]
         w = np.exp(logw - logw.max())
         return w / w.sum()
 
@@ -577,7 +612,8 @@ def summarise(gen: Generation, prior: Prior) -> tuple[pd.DataFrame, dict[str, fl
         x = gen.theta[:, i]
         q05, q50, q95 = weighted_quantile(x, gen.weights, [0.05, 0.5, 0.95])
         rows.append({
-            "parameter": name, "prior_low": prior.low[i], "prior_high": prior.high[i],
+            "parameter": name, "prior": prior.describe()[i].split(" on ")[0],
+            "prior_low": prior.low[i], "prior_high": prior.high[i],
             "default": PARAMS[name].default if name in PARAMS else math.nan,
             "mean": float(np.sum(x * gen.weights)), "median": q50, "q05": q05, "q95": q95,
             "best": x[best_i], "interval_over_prior": (q95 - q05) / (prior.high[i] - prior.low[i]),
@@ -587,7 +623,8 @@ def summarise(gen: Generation, prior: Prior) -> tuple[pd.DataFrame, dict[str, fl
 
 def _config(prior, targets, scenario, particles, replicates, scale, end, seed, quantile, min_acceptance, simulator) -> dict:
     cfg = {
-        "params": {n: [lo, hi] for n, lo, hi in zip(prior.names, prior.low.tolist(), prior.high.tolist(), strict=True)},
+        "params": {n: [lo, hi, bool(lg)] for n, lo, hi, lg in zip(prior.names, prior.low.tolist(), prior.high.tolist(),
+                                                                prior.log, strict=True)},
         "targets": [t.to_dict() for t in targets],
         "particles": particles, "replicates": replicates, "seed": seed, "quantile": quantile,
         "min_acceptance": min_acceptance,
@@ -616,8 +653,10 @@ def _load_generations(folder: Path, names: Sequence[str]) -> list[Generation]:
             return gens
         df = pd.read_parquet(f"{stem}.parquet")
         meta = json.loads(Path(f"{stem}.json").read_text())
-        gens.append(Generation(theta=df[list(names)].to_numpy(), weights=df["weight"].to_numpy(),
-                               distances=df["distance"].to_numpy(), **meta))
+        # C order, as computed: BLAS may round differently on a column-major copy
+        gens.append(Generation(theta=np.ascontiguousarray(df[list(names)].to_numpy(dtype=float)),
+                               weights=np.ascontiguousarray(df["weight"].to_numpy(dtype=float)),
+                               distances=np.ascontiguousarray(df["distance"].to_numpy(dtype=float)), **meta))
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -702,7 +741,8 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
               seed: int | None = None, backend: str | Executor = "processes", workers: int | None = None,
               quantile: float = DEFAULTS["quantile"], min_acceptance: float = DEFAULTS["min_acceptance"],
               check_draws: int = DEFAULTS["check_draws"], check_scale: float = DEFAULTS["check_scale"],
-              simulator: Simulator | None = None, bounds: Mapping[str, tuple[float, float]] | None = None,
+              prior: str = DEFAULTS["prior"], simulator: Simulator | None = None,
+              bounds: Mapping[str, tuple[float, float]] | None = None,
               progress: bool = True, log: Callable[[str], None] | None = print) -> CalibrationResult:
     """ABC-SMC calibration of ``params`` (default ``DEFAULT_PARAMS``) to ``targets``
     (default ``default_targets()``), with a posterior predictive check.
@@ -719,7 +759,7 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
     scenario = scenario or Scenario()
     seed = scenario.seed if seed is None else int(seed)
     targets = default_targets() if targets is None else tuple(targets)
-    prior = Prior.of(tuple(params or DEFAULT_PARAMS), bounds)
+    prior = Prior.of(tuple(params or DEFAULT_PARAMS), bounds, kind=prior)
     if particles < 2 or generations < 1 or replicates < 1 or not 0 < quantile < 1 or not 0 < min_acceptance <= 1:
         raise ValueError("calibrate: expected particles >= 2, generations >= 1, replicates >= 1, "
                          "0 < quantile < 1 and 0 < min_acceptance <= 1")
@@ -916,6 +956,9 @@ def add_parser(subparsers) -> None:
                    help=f"posterior draws in the predictive check, 0 to skip ({d['check_draws']})")
     p.add_argument("--check-scale", type=float, default=d["check_scale"],
                    help=f"population scale of the predictive check ({d['check_scale']})")
+    p.add_argument("--prior", choices=("uniform", "log"), default=d["prior"],
+                   help="uniform on the declared bounds, or log-uniform for parameters whose bounds span a factor "
+                   f"of {LOG_SPAN:g} or more ({d['prior']})")
     p.add_argument("--backend", default="processes", help="serial, processes, dask or dask://host:port (processes)")
     p.add_argument("--workers", type=int, help="worker processes (default: all cores); results do not depend on it")
     p.add_argument("--seed", type=int, help="root seed (default: the scenario's)")
@@ -941,13 +984,13 @@ def cmd_calibrate(args) -> int:
         res = calibrate(args.out, scenario=scenario, params=params, targets=targets, particles=args.particles,
                         generations=args.generations, replicates=args.replicates, scale=args.scale, end=args.end,
                         seed=args.seed, backend=args.backend, workers=args.workers, check_draws=args.check_draws,
-                        check_scale=args.check_scale, progress=not args.quiet, log=log)
+                        check_scale=args.check_scale, prior=args.prior, progress=not args.quiet, log=log)
     except (ScenarioError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
         print("\nPosterior (weighted; best = the closest particle of the final generation):")
-        print(res.summary[["parameter", "prior_low", "prior_high", "mean", "median", "q05", "q95", "best"]]
+        print(res.summary[["parameter", "prior", "prior_low", "prior_high", "mean", "median", "q05", "q95", "best"]]
               .to_string(index=False))
     if res.check is not None:
         print(f"\nPosterior predictive check ({len(res.check)} targets, draws at scale {args.check_scale:g}):")

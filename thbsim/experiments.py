@@ -180,6 +180,8 @@ def _check(e: Any) -> list[str]:
     params_ok = len(problems) == n_before
     if e.design not in DESIGNS:
         problems.append(f"[experiment] design = {e.design!r}: expected one of {', '.join(DESIGNS)}")
+    if not isinstance(getattr(e, "detail", False), bool):
+        problems.append(f"[experiment] detail = {e.detail!r}: expected true or false")
     if e.seed_by not in SEED_BY:
         problems.append(f"[experiment] seed_by = {e.seed_by!r}: expected one of {', '.join(SEED_BY)}")
     n_before = len(problems)
@@ -248,7 +250,8 @@ class Experiment:
     ``levels``: factorial levels per parameter (default 3) or the Morris grid (default 4);
     ``points``: rows of parameter values for ``design="given"``; ``seed_by``: "replicate"
     (seed by replicate id: common random numbers across scenarios and samples) or "sample"
-    (seed by sample and replicate: common across scenarios only).
+    (seed by sample and replicate: common across scenarios only); ``detail``: also record the
+    breakdowns of ``RunSpec.detail`` (per member state, by form, cost category and lever kind).
     """
 
     name: str
@@ -261,6 +264,7 @@ class Experiment:
     levels: int | None = None
     seed_by: str = "replicate"
     points: tuple[tuple[float, ...], ...] = ()
+    detail: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -323,7 +327,7 @@ class Experiment:
                 params = {k: float(v) for k, v in zip(names, row, strict=True)}
                 for r in range(reps):
                     specs.append(RunSpec(run_id=(si * n + i) * reps + r, scenario=scenario, seed=seeds[i][r],
-                                         params=params, replicate=r, sample=i))
+                                         params=params, replicate=r, sample=i, detail=self.detail))
         return specs
 
     # ---- TOML -----------------------------------------------------------------------------------
@@ -339,6 +343,8 @@ class Experiment:
             head["levels"] = self.levels
         if self.points:
             head["points"] = [list(row) for row in self.points]
+        if self.detail:
+            head["detail"] = True
         head["scenarios"] = [s.to_dict() for s in self.scenarios]
         params: dict[str, Any] = {}
         for r in self.parameters:
@@ -362,7 +368,7 @@ class Experiment:
 
 _TOP = {"experiment", "parameters"}
 _KEYS = {"name": str, "description": str, "scenarios": list, "design": str, "samples": int, "replicates": int,
-         "seed": int, "levels": int, "seed_by": str, "points": list}
+         "seed": int, "levels": int, "seed_by": str, "points": list, "detail": bool}
 _SPEC_KEYS = {"low", "high", "levels"}
 
 
@@ -393,7 +399,7 @@ def from_dict(data: dict[str, Any], source: str = "experiment", base_dir: str | 
         want = _KEYS.get(key)
         if want is None:
             problems.append(f"[experiment] unknown key {key!r} (= {value!r}); allowed: {', '.join(_KEYS)}")
-        elif not isinstance(value, want) or isinstance(value, bool):
+        elif not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
             problems.append(f"[experiment] {key} = {value!r}: expected {want.__name__}")
         else:
             fields[key] = value
@@ -448,12 +454,16 @@ def from_dict(data: dict[str, Any], source: str = "experiment", base_dir: str | 
                          design=fields.get("design", "lhs"), samples=fields.get("samples"),
                          replicates=fields.get("replicates", 1), seed=fields.get("seed", 20201020),
                          levels=fields.get("levels"), seed_by=fields.get("seed_by", "replicate"), points=points)
-    skip = tuple(k for k in ("name", "scenarios") if any(p.startswith(f"[experiment] {k}") for p in problems))
-    problems += [p for p in _check(ns) if p not in problems and not p.startswith(tuple(f"[experiment] {k}" for k in skip))]
+    def about(p: str) -> str | None:  # the [experiment] key a problem is about
+        return p.removeprefix("[experiment] ").split(" ")[0].split(":")[0] if p.startswith("[experiment] ") else None
+
+    reported = {about(p) for p in problems} - {None}  # a key already reported is not reported again by _check
+    problems += [p for p in _check(ns) if p not in problems and about(p) not in reported]
     if problems:
         raise ExperimentError(problems, source)
     return Experiment(**{**vars(ns), "scenarios": tuple(scenarios), "parameters": tuple(ranges),
-                         "points": tuple(tuple(r) for r in points), "description": fields.get("description", "")})
+                         "points": tuple(tuple(r) for r in points), "description": fields.get("description", ""),
+                         "detail": fields.get("detail", False)})
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -728,6 +738,10 @@ class _Store:
     # ---- resume ----------------------------------------------------------------------------------
     def _resume(self) -> None:
         manifest = json.loads(self.manifest_path.read_text())
+        self.manifest_path.with_name("manifest.json.tmp").unlink(missing_ok=True)
+        if manifest.get("format") != MANIFEST_FORMAT:
+            raise ExperimentError([f"{self.dir}: manifest format {manifest.get('format')!r}, this thbsim reads format "
+                                   f"{MANIFEST_FORMAT}; use another --out"], str(self.dir))
         stored = manifest.get("experiment", "")
         if stored != self.definition:
             diff = list(difflib.unified_diff(stored.splitlines(), self.definition.splitlines(), "stored", "current",
@@ -999,6 +1013,11 @@ def cmd_sweep(args) -> int:
     except (ExperimentError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        done = len(_ids(read_manifest(out)["finished"])) if (out / "manifest.json").exists() else 0
+        print(f"\ninterrupted: {done} of {experiment.n_runs} runs stored in {out}/; run the same command again to resume",
+              file=sys.stderr)
+        return 130
     print(f"{summary.finished} of {summary.runs} runs finished, {summary.failed} failed ({summary.ran} run now, "
           f"{summary.seconds:.1f} s). Outcomes: thbsim.experiments.load_results({str(out)!r})")
     if summary.failed:

@@ -30,7 +30,7 @@ from thbsim.actors.demand import Demand
 from thbsim.actors.enforcement import Enforcement, hazard_key
 from thbsim.actors.traffickers import CrimeGroups
 from thbsim.actors.victims import Recruitment, place_recruits, stacked_choice
-from thbsim.geography import FORMS, LEVER_KINDS, geography
+from thbsim.geography import DETECTION_CHANNELS, FORMS, LEVER_KINDS, geography
 from thbsim.money import CostLedger, Finance
 from thbsim.params import ParamSet
 from thbsim.population import EXPLOITED, IDENTIFIED, RECRUITED, SUPPORTED, Victims
@@ -40,7 +40,8 @@ from thbsim.rng import Streams
 ADULT_MONTHS = 18 * 12
 NF = len(FORMS)
 POLICY_ARRAYS = {
-    "enforcement": ("police_investigations", "inspection_coverage", "extra_hits", "targeting", "recognition",
+    "enforcement": ("police_investigations", "inspection_coverage", "extra_coverage", "extra_hits", "targeting",
+                    "recognition",
                     "referral_capacity",
                     "online_rate", "user_report_rate", "prosecution_rate", "conviction_rate", "finance_rate",
                     "freeze_share", "visibility"),
@@ -89,7 +90,8 @@ class TraffickingModel(mesa.Model):
         self.finance = Finance(p, n)
         self.ledger = CostLedger(p)
         self.recorder = Recorder(len(self.months))
-        self.levers = list(scenario.levers)
+        # shocks (the context) act before levers (the policy response), whatever the file's order
+        self.levers = sorted(scenario.levers, key=lambda lever: not lever.is_shock)
         self.ident_hazard = np.zeros((n, NF))
         # victims' support, per member state (levers change these)
         self.support = SimpleNamespace(
@@ -227,8 +229,11 @@ class TraffickingModel(mesa.Model):
         # 6. detection: one uniform per exploited victim decides identification (by channel) or exit
         p_ident, p_event, shares = enf.detection_tables()
         key = v.hazard_key[e0] + (v.birth_month[e0] <= t - ADULT_MONTHS)
+        # one uniform per victim row (slot), not per exploited victim: a victim keeps the same draws
+        # in every scenario as long as it holds the same row (common random numbers across scenarios)
         rng_d = self.streams["detection"]
-        draw = rng_d.random(e0.size)
+        slot_draws = rng_d.random((2, v.used))
+        draw = slot_draws[0][e0]
         pid = p_ident[key]
         ident = draw < pid
         leave = (draw < p_event[key]) & ~ident
@@ -241,13 +246,16 @@ class TraffickingModel(mesa.Model):
         dead = ~g.alive[:u]
         police_broke = dead & (g.died[:u] - g.investigated_at[:u] <= POLICE_DISMANTLING_MONTHS)
         hits = np.flatnonzero((raided | dead)[ge])
-        by_police = (raided | police_broke)[ge[hits]] & (rng_d.random(hits.size) < p["police.raid_identifies"])
+        by_police = (raided | police_broke)[ge[hits]] & (slot_draws[1][e0[hits]] < p["police.raid_identifies"])
         police_rows = hits[by_police]
         ident[police_rows] = True
         leave[police_rows] = False
         channel[police_rows] = 0
         released = hits[~by_police & dead[ge[hits]]]
         leave[released] = ~ident[released]
+        # knowing users detected where use is an offence; some of their cases lead to the victim
+        user_s, user_p, user_c = enf.prosecute_users(self.demand)
+        self._identify_through_users(user_s, e0, ident, leave, channel, slot_draws[1])
         # identifications outside raids open investigations of the group
         non_raid = ident & (channel > 0)
         n_ident_g = np.bincount(ge[non_raid], minlength=u)
@@ -264,13 +272,13 @@ class TraffickingModel(mesa.Model):
         # 7. justice: verdicts and decisions on earlier cases, then new suspects
         prosecuted, convicted = enf.courts(g, self._cross_border_boost(e0, ge, u))
         suspects = enf.investigate(g, investigated, t)
-        user_s, user_p, user_c = enf.prosecute_users(self.demand)
         # 8. finance
         frozen = self.finance.freeze(g, investigated, enf.finance_rate, enf.freeze_share, self.streams["finance"])
         confiscated = self.finance.decide()
 
         # 9. victims move on
         rng_v = self.streams["victims"]
+        slot_v = rng_v.random(v.used)  # one per row, as for detection
         rows_ident, rows_leave = e0[ident], e0[leave]
         ended = np.concatenate([rows_ident, rows_leave])
         v.months_exploited[ended] += (t - v.exploited_since[ended]).astype(np.int16)
@@ -280,10 +288,10 @@ class TraffickingModel(mesa.Model):
         v.state_since[r0] = t
         v.exploited_since[r0] = t
         sup = self.support
-        accept = rng_v.random(i0.size) < sup.accept[v.member_state[i0]]
+        accept = slot_v[i0] < sup.accept[v.member_state[i0]]
         state[i0[accept]] = SUPPORTED
         v.state_since[i0] = t
-        draw_s = rng_v.random(s0.size)
+        draw_s = slot_v[s0]
         ms_s = v.member_state[s0]
         support_exit = draw_s < sup.exit_rate[ms_s]
         retraffic = ~support_exit & (draw_s < sup.exit_rate[ms_s] + sup.retrafficking[ms_s])
@@ -370,7 +378,7 @@ class TraffickingModel(mesa.Model):
         rec["employers_willing", t] = self.demand.employers.sum(axis=1)
         rec["price", t] = self.demand.price
         rec["demand_capacity", t] = self.demand.capacity
-        rec["inspection_checks", t] = (self.demand.workers * enf.inspection_coverage).sum(axis=1)
+        rec["inspection_checks", t] = (self.demand.workers * (enf.inspection_coverage + enf.extra_coverage)).sum(axis=1)
         rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
                                                   self.support.health_cost)
         self._month = SimpleNamespace(user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, 5),
@@ -388,12 +396,16 @@ class TraffickingModel(mesa.Model):
         g, v, n = self.groups, self.victims, self.geo.n_states
         zero = np.zeros((n, NF))
         out = {k: zero for k in ("moved_in_recruited", "moved_out_recruited", "moved_in_exploited",
-                                 "moved_out_exploited")}
+                                 "moved_out_exploited", "groups_moved_in", "groups_moved_out")}
         if t == 0:
             return out
-        rows, _ = g.relocate(self.market_margin(), self.demand.capacity)
+        rows, old = g.relocate(self.market_margin(), self.demand.capacity)
         if rows.size == 0:
             return out
+        form_g = g.form[rows].astype(np.int64)
+        out["groups_moved_out"] = np.bincount(old.astype(np.int64) * NF + form_g, minlength=n * NF).reshape(n, NF)
+        out["groups_moved_in"] = np.bincount(g.member_state[rows].astype(np.int64) * NF + form_g,
+                                             minlength=n * NF).reshape(n, NF)
         flag = np.zeros(g.used + 1, bool)
         flag[rows] = True  # index -1 (no group) reads the extra False at the end
         state = v.state
@@ -414,6 +426,24 @@ class TraffickingModel(mesa.Model):
             out[f"moved_out_{name}"] = out_c.reshape(n, NF)
             out[f"moved_in_{name}"] = in_c.reshape(n, NF)
         return out
+
+    def _identify_through_users(self, user_suspects, e0, ident, leave, channel, draws) -> None:
+        """Each user case finds the victim with probability ``users.victims_found_per_suspect``: that many
+        sexual-exploitation victims of the member state (not yet found this month) are identified."""
+        found = self.streams["justice"].binomial(user_suspects, self.p["users.victims_found_per_suspect"])
+        if not found.any():
+            return
+        v = self.victims
+        cand = np.flatnonzero(~ident & (v.form[e0] == 0))
+        ms = v.member_state[e0[cand]]
+        order = np.lexsort((draws[e0[cand]], ms))  # by member state, then a per-victim uniform
+        cand, ms = cand[order], ms[order]
+        start = np.searchsorted(ms, np.arange(found.size))
+        rank = np.arange(cand.size) - start[ms]
+        pick = cand[rank < found[ms]]
+        ident[pick] = True
+        leave[pick] = False
+        channel[pick] = DETECTION_CHANNELS.index("user_report")
 
     def _cross_border_boost(self, e0: np.ndarray, ge: np.ndarray, u: int):
         """Per group, the factor on prosecution and conviction from joint investigation teams

@@ -57,6 +57,8 @@ INDICATORS: dict[str, tuple[str, str, str]] = {
     "group_members": ("ms_form", "persons", "stock: members of active groups"),
     "groups_entered": ("ms_form", "groups", "flow: new groups"),
     "groups_dismantled": ("ms_form", "groups", "flow: groups dismantled"),
+    "groups_moved_in": ("ms_form", "groups", "flow: groups that moved here from another member state"),
+    "groups_moved_out": ("ms_form", "groups", "flow: groups that moved to another member state"),
     "group_revenue": ("ms_form", "EUR", "flow: criminal proceeds (revenue) of groups"),
     "group_profit": ("ms_form", "EUR", "flow: revenue minus operating costs"),
     "group_spending": ("ms_form", "EUR", "flow: recruitment spending and payouts to members"),

@@ -354,12 +354,11 @@ class SensitivityResult:
             else:
                 ax.errorbar(w["mu_star"], w["sigma"], xerr=w["mu_star_conf"], fmt="o", color="#c0392b", ecolor="#aaaaaa",
                             capsize=2)
-                for name, r in w.iterrows():
-                    ax.annotate(name, (r["mu_star"], r["sigma"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
                 top = float(np.nanmax(np.r_[w["mu_star"] + w["mu_star_conf"].fillna(0), w["sigma"], 1e-12]))
                 ax.plot([0, top], [0, top], color="#888888", linewidth=0.8, linestyle="--", label="sigma = mu*")
-                ax.set_xlim(left=0)
-                ax.set_ylim(bottom=0)
+                ax.set_xlim(0, top * 1.05)
+                ax.set_ylim(0, float(np.nanmax(np.r_[w["sigma"], 1e-12])) * 1.1)
+                _label_points(ax, w.index, w["mu_star"].to_numpy(), w["sigma"].to_numpy())
                 ax.set_xlabel("mu* (mean absolute elementary effect), 95 % CI")
                 ax.set_ylabel("sigma (non-linearity and interactions)")
                 ax.legend(loc="upper left", fontsize=8)
@@ -390,6 +389,25 @@ class SensitivityResult:
         paths["settings"].write_text(json.dumps({"method": m, "problem": self.problem, "outcomes": self.outcomes,
                                                  **self.settings}, indent=2, default=str))
         return paths
+
+
+def _label_points(ax, names, x, y) -> None:
+    """Label scatter points, moving a label up or down when it would overlap one already placed
+    (approximate boxes in axes fractions: 7-point text)."""
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    fig_w, fig_h = ax.get_figure().get_size_inches() * ax.get_position().size
+    char_w, line_h = 7 * 0.55 / 72 / fig_w, 7 * 1.3 / 72 / fig_h  # one character and one line in axes fractions
+    placed: list[tuple[float, float, float]] = []  # (left, bottom, width)
+    for i in np.argsort(-np.asarray(y)):
+        fx, fy = (x[i] - x0) / (x1 - x0 or 1), (y[i] - y0) / (y1 - y0 or 1)
+        width = char_w * len(names[i])
+        for dy in (0.4, -1.4, 1.6, -2.6, 2.8, -3.8, 4.0):
+            left, bottom = fx + 0.01, fy + dy * line_h
+            if all(abs(bottom - b) >= line_h or left + width <= lft or lft + w <= left for lft, b, w in placed):
+                break
+        placed.append((left, bottom, width))
+        ax.annotate(names[i], (x[i], y[i]), xytext=(left, bottom), textcoords="axes fraction", fontsize=7,
+                    arrowprops={"arrowstyle": "-", "color": "#bbbbbb", "linewidth": 0.5} if dy != 0.4 else None)
 
 
 def _keep_order(outcomes: list[str]):
@@ -509,6 +527,16 @@ def morris(params: str | Sequence[str] | None = None, outcomes: str | Sequence[s
 
 
 # ---------------------------------------------------------------------------- command line
+def _num(v: float) -> str:
+    """Compact numbers for the console: 12,345; 1.97 bn; 0.0123."""
+    a = abs(v)
+    if a >= 1e9:
+        return f"{v / 1e9:.3g} bn"
+    if a >= 1e6:
+        return f"{v / 1e6:.3g} m"
+    return f"{v:,.0f}" if a >= 100 else f"{v:.3g}"
+
+
 def _format_top(res: SensitivityResult, k: int) -> str:
     lines = []
     for label in res.outcomes:
@@ -519,9 +547,9 @@ def _format_top(res: SensitivityResult, k: int) -> str:
             for r in w.itertuples():
                 lines.append(f"  {r.parameter:38} {r.S1:6.3f} ± {r.S1_conf:5.3f} {r.ST:6.3f} ± {r.ST_conf:5.3f}")
         else:
-            lines.append(f"  {'parameter':38} {'mu*':>22} {'sigma':>11}")
+            lines.append(f"  {'parameter':38} {'mu*':>21} {'sigma':>10}")
             for r in w.itertuples():
-                lines.append(f"  {r.parameter:38} {r.mu_star:11.4g} ± {r.mu_star_conf:8.3g} {r.sigma:11.4g}")
+                lines.append(f"  {r.parameter:38} {_num(r.mu_star):>10} ± {_num(r.mu_star_conf):<8} {_num(r.sigma):>10}")
     return "\n".join(lines)
 
 
@@ -557,6 +585,9 @@ def cmd_sensitivity(args) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except RuntimeError as err:  # failed runs: the first traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     wall = time.perf_counter() - t0
     res.settings["wall_seconds_total"] = round(wall, 1)
     paths = res.save(out)

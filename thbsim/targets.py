@@ -139,6 +139,8 @@ class RunStats:
         """Registered in a year over distinct victims exploited during it (stock at the start + entries)."""
         shares = []
         for y in range(years[0], years[1] + 1):
+            if y not in self.years or y - 1 not in self.years:
+                return float("nan")  # the horizon does not cover the year and the one before
             i = int(np.searchsorted(self.years, y))
             stock = self.december["victims_exploited"][i - 1].sum()
             entries = self.yearly["transit"][i].sum()

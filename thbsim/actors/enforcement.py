@@ -51,7 +51,8 @@ class Enforcement:
         self.police_investigations = pop_m * p["police.investigations_per_million"] * idx * scale  # per month
         self.inspection_coverage = np.full((n, len(SECTORS)), p["inspect.checks_per_1000"] / 1000) * idx[:, None]
         self.targeting = np.full(n, p["inspect.targeting"])
-        self.extra_hits = np.zeros((n, len(SECTORS)))  # checks x gain added by levers (risk-based or random)
+        self.extra_coverage = np.zeros((n, len(SECTORS)))  # checks added by levers (share of workers a month)
+        self.extra_hits = np.zeros((n, len(SECTORS)))  # those checks x their targeting gain
         self.recognition = np.full(n, p["inspect.recognition"])
         self.referral_rate = np.array([p["referral.rate_sexual"], p["referral.rate_labour"], p["referral.rate_other"]])
         self.referral_capacity = idx.copy()  # multiplier per member state

@@ -159,14 +159,18 @@ class CrimeGroups:
         return dismantled
 
     def entry(self, capacity: np.ndarray, exploited: np.ndarray, margin_eur: np.ndarray, t: int) -> np.ndarray:
-        """New groups per (member state, form) where demand is unmet and the expected margin
-        (after expected losses: identification, arrest, confiscation) is positive."""
+        """New groups: how many of each form enter follows the unmet demand where the business pays;
+        where they enter follows demand x expected margin above the hurdle (after expected losses:
+        identification, arrest, confiscation), so would-be traffickers go where the business pays best."""
         p = self.p
         ref = self.ref_revenue
-        margin = margin_eur / ref[None, :]
+        above = np.clip(margin_eur / ref[None, :] - p["groups.entry_hurdle"], 0.0, 1.0)
         group_size = p["groups.initial_members"] * p["groups.victims_per_member"] * 0.6
         unmet = np.maximum(capacity - exploited, 0.0) / group_size
-        n_new = self.rng.poisson(p["groups.entry_rate"] * unmet * np.clip(margin - p["groups.entry_hurdle"], 0.0, 1.0))
+        total = p["groups.entry_rate"] * (unmet * above).sum(axis=0)  # per form
+        where = capacity * above**2
+        share = where / np.maximum(where.sum(axis=0, keepdims=True), 1e-300)
+        n_new = self.rng.poisson(total[None, :] * share)
         ms, form = np.divmod(np.repeat(np.arange(n_new.size), n_new.ravel()), len(FORMS))
         if ms.size == 0:
             return ms

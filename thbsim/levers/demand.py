@@ -30,11 +30,15 @@ class CriminaliseUsers(Lever):
     penalty_eur: float = spec(2000.0, 0.0, 50000.0, "EUR", "penalty of a convicted user")
 
     def apply(self, model) -> None:
+        if self.enforcement == 0:
+            return
         d, scope = model.demand, self.scope(model)
         base = np.where(d.offence, d.user_detection_per_year, 0.0)
         d.offence |= scope
         d.user_detection_per_year[:] = np.where(scope, np.maximum(base, self.enforcement), d.user_detection_per_year)
-        d.user_penalty[:] = np.where(scope, self.penalty_eur, d.user_penalty)
+        # where the offence exists already, the lever never lowers the penalty
+        d.user_penalty[:] = np.where(scope, np.maximum(np.where(base > 0, d.user_penalty, 0.0), self.penalty_eur),
+                                     d.user_penalty)
 
     def cost(self, model) -> np.ndarray:
         p, m = model.p, model._month

@@ -36,7 +36,7 @@ class LabourInspections(Lever):
         enf = model.enforcement
         extra = self.extra_checks_per_1000 / 1000 * self._cells(model)
         gain = model.p["lever.inspect.risk_based_gain"] if self.targeting == "risk_based" else 1.0
-        enf.inspection_coverage += extra
+        enf.extra_coverage += extra
         enf.extra_hits += extra * gain
 
     def cost(self, model) -> np.ndarray:

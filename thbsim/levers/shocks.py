@@ -29,8 +29,8 @@ class EconomicDownturn(Lever):
         rec.pool_base *= np.where(origin_scope, 1 + p["lever.downturn.vulnerability"] * x, 1.0)[:, None, None]
         d.labour_demand_factor *= np.where(scope, 1 + p["lever.downturn.labour_demand"] * x, 1.0)
         shift = p["lever.downturn.online_shift"] * x
-        rec.online_share[:] = np.minimum(rec.online_share + shift, 1.0)
-        enf.visibility *= 1 - shift
+        rec.online_share[:] = np.minimum(rec.online_share + shift, 1.0)  # recruiters' methods: EU-wide
+        enf.visibility *= 1 - shift  # exploitation moves to private premises: police see less, EU-wide
         slow = np.where(scope, 1 - p["lever.downturn.identification_delay"] * x, 1.0)
         enf.referral_capacity *= slow
         enf.inspection_coverage *= slow[:, None]
