@@ -255,7 +255,7 @@ PARAMETERS: tuple[Param, ...] = (
     _p("users.detection_per_year", 0.0075, 0.0, 0.2, "per knowing user per year",
        "FACTS: report 3.1, 170 user suspects in 2017-2018 in 11 member states",
        "Yearly probability that a knowing user is detected where knowing use is an offence."),
-    _p("users.victims_found_per_suspect", 0.2, 0.0, 0.6, "probability",
+    _p("users.victims_found_per_suspect", 0.2, 0.05, 0.6, "probability",
        A + "a buyer's case often leads the police to the victim (statements, phone, premises)",
        "Probability that the case of a detected knowing user identifies the victim."),
     _p("users.penalty_eur", 3000.0, 0.0, 50000.0, "EUR", A + "fines and suspended sentences",

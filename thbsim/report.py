@@ -32,8 +32,9 @@ from thbsim.scenario import Scenario, ScenarioError, load  # noqa: E402
 EFFECT_PARAMS = tuple(
     p.name for p in PARAMETERS if p.uncertain and (
         p.name.startswith("lever.") or p.name in ("demand.max_fall_knowing_use", "demand.half_effect_penalty_eur",
-                                                  "groups.mobility", "groups.relocation_gain")))
-"""Effect sizes and unit costs the levers rely on: drawn from their declared ranges per replicate."""
+                                                  "users.victims_found_per_suspect")))
+"""Effect sizes and unit costs the levers rely on: drawn from their declared ranges per replicate.
+(The model's other parameters keep their calibrated values, or come from ``--posterior``.)"""
 
 INDICATORS = {
     # outcome: (label, unit divisor, unit label)
@@ -148,9 +149,15 @@ class Comparison:
         return pd.DataFrame(rows)
 
     def displacement(self) -> pd.DataFrame:
-        """Change in true victims per member state against the baseline (median, 90 % interval), with scope."""
+        """Change in true victims and crime groups per member state against the baseline (median,
+        90 % interval), with the scope, and summed over the member states in and out of scope."""
+        parts = [self._displacement(o) for o in ("true_victims", "crime_groups")]
+        parts = [p for p in parts if not p.empty]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    def _displacement(self, outcome: str) -> pd.DataFrame:
         per = self.per_replicate(member_states=True)
-        per = per[per["outcome"] == "true_victims"]
+        per = per[per["outcome"] == outcome]
         wide = per.pivot_table(index=["member_state", "replicate"], columns="scenario", values="value")
         rows = []
         for sc in self.scenarios[1:]:
@@ -159,7 +166,7 @@ class Comparison:
                 continue
             for ms, block in wide.groupby(level="member_state"):
                 d = block[sc] - block[self.baseline]
-                rows.append({"scenario": sc, "member_state": ms, "in_scope": ms in scope,
+                rows.append({"scenario": sc, "outcome": outcome, "member_state": ms, "in_scope": ms in scope,
                              "change_median": d.median(), "change_p05": d.quantile(0.05),
                              "change_p95": d.quantile(0.95)})
         out = pd.DataFrame(rows)
@@ -170,7 +177,8 @@ class Comparison:
             member_states = list(block["member_state"])
             sub = wide.loc[wide.index.get_level_values("member_state").isin(member_states)]
             d = (sub[sc] - sub[self.baseline]).groupby(level="replicate").sum()
-            totals.append({"scenario": sc, "member_state": "in scope" if in_scope else "not in scope",
+            totals.append({"scenario": sc, "outcome": outcome,
+                           "member_state": "in scope" if in_scope else "not in scope",
                            "in_scope": in_scope, "change_median": d.median(), "change_p05": d.quantile(0.05),
                            "change_p95": d.quantile(0.95)})
         return pd.concat([out, pd.DataFrame(totals)], ignore_index=True)
@@ -291,7 +299,8 @@ def plot_cost_effectiveness(comp: Comparison, ce: pd.DataFrame | None = None, ax
 
 def plot_displacement(comp: Comparison, disp: pd.DataFrame, scenario: str, ax=None):
     """Change in true victims per member state for a scoped scenario (in scope vs not)."""
-    d = disp[(disp["scenario"] == scenario) & ~disp["member_state"].isin(["in scope", "not in scope"])]
+    d = disp[(disp["scenario"] == scenario) & (disp["outcome"] == "true_victims")
+             & ~disp["member_state"].isin(["in scope", "not in scope"])]
     d = d.sort_values("change_median")
     ax = ax or plt.subplots(figsize=(7, 7))[1]
     y = np.arange(len(d))
@@ -378,13 +387,14 @@ def brief(comp: Comparison, eff: pd.DataFrame, ce: pd.DataFrame, disp: pd.DataFr
         lines += [f"## {sc.replace('_', ' ')}", "",
                   f"Compared with the baseline: {part('true_victims')}; {part('registered_victims')}; "
                   f"{part('convictions')}; {part('group_profit_eur')}; {part('social_cost_eur')}. {cost}", ""]
-        d = disp[(disp["scenario"] == sc) & disp["member_state"].isin(["in scope", "not in scope"])] \
-            if not disp.empty else disp
+        d = disp[(disp["scenario"] == sc) & (disp["member_state"] == "not in scope")] if not disp.empty else disp
         if len(d) == 2:
-            out_scope = d[d["member_state"] == "not in scope"].iloc[0]
-            lines += [f"Displacement: true victims in member states outside the scope change by "
-                      f"{out_scope.change_median:+,.0f} (90 %: {out_scope.change_p05:+,.0f} to "
-                      f"{out_scope.change_p95:+,.0f}), as groups move where the business pays.", ""]
+            v = d[d["outcome"] == "true_victims"].iloc[0]
+            g = d[d["outcome"] == "crime_groups"].iloc[0]
+            lines += [f"Displacement: outside the scope, crime groups change by {g.change_median:+,.0f} "
+                      f"(90 %: {g.change_p05:+,.0f} to {g.change_p95:+,.0f}) and true victims by "
+                      f"{v.change_median:+,.0f} (90 %: {v.change_p05:+,.0f} to {v.change_p95:+,.0f}), as would-be "
+                      "traffickers go where the business pays.", ""]
     table = headline_table(eff, comp.baseline)
     lines += ["## Effects table", "", "Change from the baseline, median [90 % interval] (relative change):", "",
               table.to_markdown() if _has_tabulate() else table.to_string(), ""]
