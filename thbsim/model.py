@@ -296,13 +296,13 @@ class TraffickingModel(mesa.Model):
         support_exit = draw_s < sup.exit_rate[ms_s]
         retraffic = ~support_exit & (draw_s < sup.exit_rate[ms_s] + sup.retrafficking[ms_s])
         re_rows = s0[retraffic]
-        new_group = self._pick_groups(v.cell[re_rows], rng_v) if re_rows.size else re_rows
+        new_group = self._pick_groups(v.cell[re_rows], self.streams["retrafficking"]) if re_rows.size else re_rows
         re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
         state[re_rows] = RECRUITED
         grp_v[re_rows] = new_group
         v.state_since[re_rows] = t
         v.times_trafficked[re_rows] += 1
-        registered = self._registered(rows_ident, rng_v)
+        registered = self._registered(rows_ident, self.streams["registration"])
         cell_v = v.cell
 
         def vic(rows):

@@ -13,7 +13,8 @@ import hashlib
 
 import numpy as np
 
-STREAMS = ("pools", "recruitment", "groups", "demand", "detection", "justice", "finance", "victims", "levers")
+STREAMS = ("pools", "recruitment", "groups", "demand", "detection", "justice", "finance", "victims", "retrafficking",
+           "registration", "levers")
 
 
 def _name_key(name: str) -> int:
