@@ -390,6 +390,7 @@ class TraffickingModel(mesa.Model):
                 self.lever_cost[:, LEVER_KINDS.index(lever.kind)] += lever.cost(self)
         rec["lever_cost", t] = self.lever_cost
         self.t += 1
+        self.running = self.t < len(self.months)  # mesa's batch_run stops at the end of the horizon
 
     def _relocate(self, t: int) -> dict:
         """Groups that move take their victims (in transit and exploited) along; returns the moves as flows."""

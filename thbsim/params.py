@@ -95,7 +95,8 @@ PARAMETERS: tuple[Param, ...] = (
        "Share of labour and other-form recruits recruited online."),
     _p("recruit.success", 0.5, 0.05, 1.0, "probability",
        A + "half of recruitment attempts succeed",
-       "Probability that an attempt on a person of the at-risk pool yields a victim."),
+       "Probability that an attempt on a person of the at-risk pool yields a victim. A reference: recruits follow "
+       "groups' wants, and only changes of success (prevention) change their number and cost.", uncertain=False),
     # --- demand ----------------------------------------------------------
     _p("demand.sex_buyers_per_1000", 12.0, 3.0, 40.0, "users per 1,000 inhabitants",
        A + "surveys: 5-15 % of men bought sex in the past year; about 1 % of inhabitants monthly",

@@ -390,6 +390,17 @@ class SensitivityResult:
                                                  **self.settings}, indent=2, default=str))
         return paths
 
+    @classmethod
+    def load(cls, out: str | Path, method: str = "sobol") -> SensitivityResult:
+        """Read back what ``save`` wrote (e.g. to redraw the figure)."""
+        out = Path(out)
+        settings = json.loads((out / f"{method}_settings.json").read_text())
+        problem_, outcomes = settings.pop("problem"), settings.pop("outcomes")
+        settings.pop("method", None)
+        samples = pd.read_csv(out / f"{method}_samples.csv", index_col="sample")
+        return cls(method, problem_, outcomes, samples[problem_["names"]].to_numpy(), samples[outcomes].to_numpy(),
+                   pd.read_csv(out / f"{method}_indices.csv"), settings)
+
 
 def _label_points(ax, names, x, y) -> None:
     """Label scatter points, moving a label up or down when it would overlap one already placed
