@@ -5,16 +5,18 @@ is the root mean square of each target's deviation scaled by its tolerance,
 averaged over a few replicate runs with seeds spawned for that particle (the
 seed is never tuned). ABC-SMC (Beaumont et al. 2009; Toni et al. 2009) then
 moves a population of particles from the prior (uniform on the parameters'
-declared bounds) toward the parameter values whose runs come close to the
-targets, shrinking the tolerance epsilon generation by generation.
+declared bounds, on the log scale for bounds spanning a factor of 10 or more)
+toward the parameter values whose runs come close to the targets, shrinking the
+tolerance epsilon generation by generation, with locally adapted Gaussian
+perturbation kernels (Filippi et al. 2013) and importance weights.
 
 The sampler is our own, small and on top of ``thbsim.runner.execute``, because
 pyabc draws from numpy's global random state and reseeds its workers, so its
 parallel samplers do not give the same posterior twice. Here every random number
 comes from a ``numpy.random.Generator`` seeded from ``SeedSequence(seed,
 spawn_key=...)``: proposals by (generation, candidate), run seeds by
-(generation, candidate, replicate), and acceptance is decided in candidate order
-after each batch, so the posterior is identical on every backend and for any
+(generation, candidate, replicate), and which particles are kept is decided from
+the distances in candidate order, never from the order runs finish, so the posterior is identical on every backend and for any
 number of workers. Each generation is saved as it completes; a calibration that
 is stopped is resumed from its last complete generation. See docs/calibration.md.
 """
@@ -55,7 +57,7 @@ shares, citizenship and domestic shares, suspects); see the `informs` column of 
 
 DEFAULTS = {
     "particles": 200,
-    "generations": 8,
+    "generations": 12,
     "replicates": 2,
     "scale": 0.25,
     "end": "2019-12",
@@ -68,6 +70,9 @@ DEFAULTS = {
 """The default budget: under two hours on a 2-core laptop (measured in docs/calibration.md)."""
 
 KINDS = ("relative", "points", "at_least", "between")
+MIN_PROGRESS = 0.02
+"""A generation that reached its proposal cap and lowered epsilon by less than this share ends
+the calibration (it has reached the noise floor of the distance)."""
 AT_LEAST_WIDTH = 0.05
 """Scale of a shortfall below an ``at_least`` share target without its own tolerance: 5 points, as
 the shares' tolerances (for a figure above 1, 10 % of the figure)."""
@@ -405,27 +410,49 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float | Sequence[float]) 
     return np.interp(q, cw, xs)
 
 
-class Kernel:
-    """Gaussian perturbation with twice the weighted covariance of the previous population (in the
-    prior's flat coordinates), truncated to the prior's box; its normalising constants (the mass
-    of each particle's Gaussian inside the box) by Monte Carlo from a seeded stream."""
+KERNELS = ("olcm", "global")
 
-    def __init__(self, theta: np.ndarray, weights: np.ndarray, prior: Prior, root: int, generation: int) -> None:
-        self.prior, self.weights = prior, np.ascontiguousarray(weights)
-        self.u = np.ascontiguousarray(prior.to_u(theta))
-        span = prior.uhigh - prior.ulow
-        cov = np.atleast_2d(np.cov(self.u, rowvar=False, aweights=weights, ddof=0)) * 2
-        cov = cov + np.diag((1e-6 * span) ** 2)
-        self.chol = np.linalg.cholesky(cov)
-        self.inv_chol = np.linalg.inv(self.chol)
-        z = _rng(root, _KERNEL, generation).standard_normal((4000, prior.dim)) @ self.chol.T
-        inside = np.array([prior.contains_u(u + z).mean() for u in self.u])
-        self.log_norm = np.log(np.maximum(inside, 1 / 4000))
+
+class Kernel:
+    """Gaussian perturbation of a particle of the previous population, truncated to the prior's box
+    (in the prior's flat coordinates).
+
+    ``"olcm"`` (default): each particle's own covariance, the optimal local covariance matrix of
+    Filippi et al. (2013): the weighted second moment about that particle of the previous particles
+    already within the new tolerance, so particles far from the good region take wide steps toward
+    it. ``"global"``: twice the weighted covariance of the whole population (Beaumont et al. 2009).
+    The truncation's normalising constants (each Gaussian's mass inside the box) are estimated by
+    Monte Carlo from a seeded stream.
+    """
+
+    def __init__(self, prev: Generation, epsilon: float, prior: Prior, root: int, kind: str = "olcm") -> None:
+        if kind not in KERNELS:
+            raise ValueError(f"kernel {kind!r}: expected one of {', '.join(KERNELS)}")
+        self.prior, self.weights = prior, np.ascontiguousarray(prev.weights)
+        u = self.u = np.ascontiguousarray(prior.to_u(prev.theta))
+        n, d = u.shape
+        jitter = np.diag((1e-6 * (prior.uhigh - prior.ulow)) ** 2)
+        near = prev.distances <= epsilon
+        if kind == "olcm" and near.sum() >= 2:
+            w = self.weights[near] / self.weights[near].sum()
+            mean = np.sum(u[near] * w[:, None], axis=0)
+            centred = u[near] - mean
+            cov = np.einsum("k,ka,kb->ab", w, centred, centred)
+            off = mean[None, :] - u
+            covs = cov[None] + off[:, :, None] * off[:, None, :]
+        else:
+            covs = np.broadcast_to(2 * np.atleast_2d(np.cov(u, rowvar=False, aweights=self.weights, ddof=0)), (n, d, d))
+        self.chol = np.ascontiguousarray(np.linalg.cholesky(covs + jitter))
+        self.inv_chol = np.ascontiguousarray(np.linalg.inv(self.chol))
+        log_det = np.sum(np.log(np.diagonal(self.chol, axis1=1, axis2=2)), axis=1)
+        z = np.ascontiguousarray(_rng(root, _KERNEL, prev.t + 1).standard_normal((4000, d)))
+        inside = np.array([prior.contains_u(u[j] + np.einsum("ab,kb->ka", self.chol[j], z)).mean() for j in range(n)])
+        self.log_norm = log_det + np.log(np.maximum(inside, 1 / 4000))
 
     def propose(self, rng: np.random.Generator) -> np.ndarray:
         j = rng.choice(len(self.u), p=self.weights)
         for _ in range(10000):
-            u = self.u[j] + self.chol @ rng.standard_normal(self.prior.dim)
+            u = self.u[j] + np.einsum("ab,b->a", self.chol[j], rng.standard_normal(self.prior.dim))
             if self.prior.contains_u(u):
                 break
         return self.prior.from_u(u)
@@ -433,10 +460,11 @@ class Kernel:
     def weights_for(self, theta: np.ndarray) -> np.ndarray:
         """Importance weights prior(u) / sum_j w_j K(u | u_j) of new particles, normalised (the
         prior is flat in u, so its density is the same for every particle)."""
-        d = (self.prior.to_u(theta)[:, None, :] - self.u[None, :, :]) @ self.inv_chol.T
-        log_k = -0.5 * np.sum(d ** 2, axis=-1) - self.log_norm[None, :] + np.log(self.weights)[None, :]
-        m = log_k.max(axis=1, keepdims=True)
-        logw = -(m + np.log(np.exp(log_k - m).sum(axis=1, keepdims=True)))[:, 0]
+        diff = np.ascontiguousarray(self.prior.to_u(theta))[:, None, :] - self.u[None, :, :]
+        m = np.einsum("jab,ijb->ija", self.inv_chol, diff)
+        log_k = -0.5 * np.sum(m ** 2, axis=-1) - self.log_norm[None, :] + np.log(self.weights)[None, :]
+        top = log_k.max(axis=1, keepdims=True)
+        logw = -(top + np.log(np.exp(log_k - top).sum(axis=1, keepdims=True)))[:, 0]
         w = np.exp(logw - logw.max())
         return w / w.sum()
 
@@ -556,18 +584,22 @@ class Generation:
     proposals: int
     runs: int
     seconds: float
+    hits: int = 0  # proposals within the scheduled epsilon (the quantile of the previous distances)
     relaxed: bool = False  # the proposal cap was reached; epsilon raised to accept the closest particles
     stop: bool = False  # no progress after relaxing: the calibration ends here
+    values: np.ndarray | None = None  # (particles, targets): target values, mean over the replicates
 
-    def frame(self, names: Sequence[str]) -> pd.DataFrame:
+    def frame(self, names: Sequence[str], targets: Sequence[str] = ()) -> pd.DataFrame:
         df = pd.DataFrame(self.theta, columns=list(names))
         df["weight"] = self.weights
         df["distance"] = self.distances
         df["generation"] = self.t
+        if self.values is not None and targets:
+            df[[f"value:{t}" for t in targets]] = self.values
         return df
 
     def meta(self) -> dict:
-        return {k: getattr(self, k) for k in ("t", "epsilon", "proposals", "runs", "seconds", "relaxed", "stop")}
+        return {k: getattr(self, k) for k in ("t", "epsilon", "proposals", "hits", "runs", "seconds", "relaxed", "stop")}
 
     @property
     def acceptance(self) -> float:
@@ -584,6 +616,7 @@ class CalibrationResult:
     out: Path | None = None
     runs: int = 0
     failures: list[str] = field(default_factory=list)
+    target_names: tuple[str, ...] = ()
 
     @property
     def final(self) -> Generation:
@@ -591,7 +624,9 @@ class CalibrationResult:
 
     @property
     def posterior(self) -> pd.DataFrame:
-        return self.final.frame(self.names)
+        """The final population: parameter values, weight, distance, generation and each target's
+        value (``value:<target>``, mean over the particle's replicates)."""
+        return self.final.frame(self.names, self.target_names)
 
     def median(self) -> dict[str, float]:
         return dict(zip(self.summary["parameter"], self.summary["median"], strict=True))
@@ -621,13 +656,14 @@ def summarise(gen: Generation, prior: Prior) -> tuple[pd.DataFrame, dict[str, fl
     return pd.DataFrame(rows), {n: float(gen.theta[best_i, i]) for i, n in enumerate(prior.names)}
 
 
-def _config(prior, targets, scenario, particles, replicates, scale, end, seed, quantile, min_acceptance, simulator) -> dict:
+def _config(prior, targets, scenario, particles, replicates, scale, end, seed, quantile, min_acceptance, kernel,
+            simulator) -> dict:
     cfg = {
         "params": {n: [lo, hi, bool(lg)] for n, lo, hi, lg in zip(prior.names, prior.low.tolist(), prior.high.tolist(),
                                                                 prior.log, strict=True)},
         "targets": [t.to_dict() for t in targets],
         "particles": particles, "replicates": replicates, "seed": seed, "quantile": quantile,
-        "min_acceptance": min_acceptance,
+        "min_acceptance": min_acceptance, "kernel": kernel,
     }
     if simulator is None:
         cfg.update(scale=scale, end=end, scenario=scenario.to_dict() if scenario.levers == () else repr(scenario))
@@ -636,16 +672,16 @@ def _config(prior, targets, scenario, particles, replicates, scale, end, seed, q
     return json.loads(json.dumps(cfg))
 
 
-def _save_generation(folder: Path, gen: Generation, names: Sequence[str]) -> None:
+def _save_generation(folder: Path, gen: Generation, names: Sequence[str], targets: Sequence[str]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     stem = folder / f"gen_{gen.t:03d}"
     Path(f"{stem}.json").write_text(json.dumps(gen.meta(), indent=1))
     tmp = Path(f"{stem}.parquet.tmp")
-    gen.frame(names).to_parquet(tmp, index=False)
+    gen.frame(names, targets).to_parquet(tmp, index=False)
     os.replace(tmp, f"{stem}.parquet")  # the parquet file marks the generation complete
 
 
-def _load_generations(folder: Path, names: Sequence[str]) -> list[Generation]:
+def _load_generations(folder: Path, names: Sequence[str], targets: Sequence[str]) -> list[Generation]:
     gens = []
     while True:
         stem = folder / f"gen_{len(gens):03d}"
@@ -656,7 +692,8 @@ def _load_generations(folder: Path, names: Sequence[str]) -> list[Generation]:
         # C order, as computed: BLAS may round differently on a column-major copy
         gens.append(Generation(theta=np.ascontiguousarray(df[list(names)].to_numpy(dtype=float)),
                                weights=np.ascontiguousarray(df["weight"].to_numpy(dtype=float)),
-                               distances=np.ascontiguousarray(df["distance"].to_numpy(dtype=float)), **meta))
+                               distances=np.ascontiguousarray(df["distance"].to_numpy(dtype=float)),
+                               values=df[[f"value:{t}" for t in targets]].to_numpy(dtype=float), **meta))
 
 
 def _progress(total: int, desc: str, enabled: bool):
@@ -669,16 +706,16 @@ def _progress(total: int, desc: str, enabled: bool):
 
 def _generation(t: int, prev: Generation | None, prior: Prior, engine: _Engine, targets, make_task, *,
                 particles: int, replicates: int, seed: int, quantile: float, min_acceptance: float,
-                progress: bool) -> Generation:
+                kernel: str, progress: bool) -> Generation:
     start = time.perf_counter()
     if prev is None:
-        eps, kernel, rate = math.inf, None, 1.0
+        eps, kernel, rate = math.inf, None, 1.0  # generation 0: the prior, every finite distance accepted
     else:
         eps = float(np.quantile(prev.distances, quantile))
-        kernel = Kernel(prev.theta, prev.weights, prior, seed, t)
-        rate = max(quantile * 0.8, min_acceptance) if t == 1 else max(prev.acceptance, min_acceptance)
+        kernel = Kernel(prev, eps, prior, seed, kind=kernel)
+        rate = max(quantile * 0.8, min_acceptance) if t == 1 else max(prev.hits / prev.proposals, min_acceptance)
     cap = max(particles, math.ceil(particles / min_acceptance)) if prev is not None else 100 * particles
-    thetas, dists = [], []
+    thetas, dists, means = [], [], []
     accepted = 0
     runs = 0
     bar = _progress(0, f"generation {t} (eps {eps:.3g})", progress)
@@ -705,9 +742,11 @@ def _generation(t: int, prev: Generation | None, prior: Prior, engine: _Engine, 
             runs += len(tasks)
             for k in range(base, base + size):
                 reps = [values[k * replicates + r] for r in range(replicates)]
-                d = math.inf if any(v is None for v in reps) else distance(np.stack(reps), targets)
+                failed = any(v is None for v in reps)
+                d = math.inf if failed else distance(np.stack(reps), targets)
                 thetas.append(batch[k - base])
                 dists.append(d)
+                means.append(np.full(len(targets), np.nan) if failed else np.mean(reps, axis=0))
                 accepted += bool(np.isfinite(d) and d <= eps)
             rate = max(accepted / len(thetas), min_acceptance * 0.5)
             if bar is not None:
@@ -716,22 +755,20 @@ def _generation(t: int, prev: Generation | None, prior: Prior, engine: _Engine, 
         if bar is not None:
             bar.close()
     theta, d = np.array(thetas), np.array(dists)
+    # keep the closest `particles` proposals: their largest distance is the generation's epsilon,
+    # below the scheduled one when the last batch brought more than enough (no run is wasted),
+    # above it when the proposal cap was reached first (relaxed)
     relaxed = accepted < particles
-    if relaxed:  # too few within eps: accept the closest, at the (larger) tolerance they meet
-        order = np.lexsort((np.arange(len(d)), d))[:particles]
-        if not np.isfinite(d[order]).any():
-            raise RuntimeError(f"generation {t}: every run failed; first error:\n"
-                               f"{engine.failures[0] if engine.failures else '?'}")
-        keep = np.sort(order[np.isfinite(d[order])])
-        eps = float(d[keep].max())
-    else:
-        keep = np.flatnonzero(np.isfinite(d) & (d <= eps))[:particles]
-        if prev is None:
-            eps = float(d[keep].max())
+    order = np.lexsort((np.arange(len(d)), d))[:particles]
+    if not np.isfinite(d[order]).any():
+        raise RuntimeError(f"generation {t}: every run failed; first error:\n"
+                           f"{engine.failures[0] if engine.failures else '?'}")
+    keep = np.sort(order[np.isfinite(d[order])])
+    eps = float(d[keep].max())
     weights = np.full(len(keep), 1 / len(keep)) if kernel is None else kernel.weights_for(theta[keep])
-    stop = relaxed and prev is not None and eps >= 0.95 * prev.epsilon
+    stop = relaxed and prev is not None and eps >= (1 - MIN_PROGRESS) * prev.epsilon
     return Generation(t, theta[keep], weights, d[keep], eps, len(thetas), runs, time.perf_counter() - start,
-                      relaxed=relaxed, stop=stop)
+                      hits=accepted, relaxed=relaxed, stop=stop, values=np.array(means)[keep])
 
 
 def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scenario | None = None,
@@ -741,11 +778,17 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
               seed: int | None = None, backend: str | Executor = "processes", workers: int | None = None,
               quantile: float = DEFAULTS["quantile"], min_acceptance: float = DEFAULTS["min_acceptance"],
               check_draws: int = DEFAULTS["check_draws"], check_scale: float = DEFAULTS["check_scale"],
-              prior: str = DEFAULTS["prior"], simulator: Simulator | None = None,
+              prior: str = DEFAULTS["prior"], kernel: str = "olcm", simulator: Simulator | None = None,
               bounds: Mapping[str, tuple[float, float]] | None = None,
               progress: bool = True, log: Callable[[str], None] | None = print) -> CalibrationResult:
     """ABC-SMC calibration of ``params`` (default ``DEFAULT_PARAMS``) to ``targets``
     (default ``default_targets()``), with a posterior predictive check.
+
+    ``prior``: "log" (default: log-uniform for parameters whose bounds span a factor of 10 or more,
+    uniform for the others) or "uniform" (uniform on every declared range). ``kernel``: "olcm"
+    (default) or "global" (see ``Kernel``). Each generation proposes particles until
+    ``particles`` are within the scheduled epsilon (the ``quantile`` of the previous distances) or
+    ``particles / min_acceptance`` were proposed, then keeps the closest ``particles``.
 
     Model runs use ``scenario`` (default: the baseline) with the horizon cut at ``end`` and the
     population at ``scale``; the predictive check runs ``check_draws`` posterior draws at
@@ -759,6 +802,7 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
     scenario = scenario or Scenario()
     seed = scenario.seed if seed is None else int(seed)
     targets = default_targets() if targets is None else tuple(targets)
+    target_names = tuple(t.name for t in targets)
     prior = Prior.of(tuple(params or DEFAULT_PARAMS), bounds, kind=prior)
     if particles < 2 or generations < 1 or replicates < 1 or not 0 < quantile < 1 or not 0 < min_acceptance <= 1:
         raise ValueError("calibrate: expected particles >= 2, generations >= 1, replicates >= 1, "
@@ -768,7 +812,8 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
     def make_task(key, values, run_seed, replicate, sc=run_scenario):
         return _Task(key, values, run_seed, sc, replicate)
 
-    cfg = _config(prior, targets, scenario, particles, replicates, scale, end, seed, quantile, min_acceptance, simulator)
+    cfg = _config(prior, targets, scenario, particles, replicates, scale, end, seed, quantile, min_acceptance, kernel,
+                  simulator)
     gens: list[Generation] = []
     folder = None
     if out is not None:
@@ -781,7 +826,7 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
             if diff:
                 raise ValueError(f"{out} holds a different calibration (differs in: {', '.join(diff)}); "
                                  "use another --out or remove the folder")
-            gens = _load_generations(folder, prior.names)[:generations]
+            gens = _load_generations(folder, prior.names, target_names)[:generations]
             if gens:
                 say(f"resuming {out}: {len(gens)} complete generation(s) found")
         else:
@@ -793,16 +838,17 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
             t = len(gens)
             gen = _generation(t, gens[-1] if gens else None, prior, engine, targets, make_task, particles=particles,
                               replicates=replicates, seed=seed, quantile=quantile, min_acceptance=min_acceptance,
-                              progress=progress)
+                              kernel=kernel, progress=progress)
             gens.append(gen)
             if folder is not None:
-                _save_generation(folder, gen, prior.names)
+                _save_generation(folder, gen, prior.names, target_names)
             note = " (proposal cap reached: epsilon relaxed" + ("; no progress, stopping)" if gen.stop else ")")
             say(f"generation {t}: epsilon {gen.epsilon:.4g}, accepted {len(gen.weights)} of {gen.proposals} "
                 f"proposals ({gen.acceptance:.0%}), {gen.runs} runs in {gen.seconds:.0f} s"
                 + (note if gen.relaxed else ""))
         summary, best = summarise(gens[-1], prior)
-        result = CalibrationResult(prior.names, gens, summary, best, out=out, runs=sum(g.runs for g in gens))
+        result = CalibrationResult(prior.names, gens, summary, best, out=out, runs=sum(g.runs for g in gens),
+                                   target_names=target_names)
         if check_draws:
             check_sc = scenario.replace(end=end).with_params(scale=check_scale) if simulator is None else None
             say(f"posterior predictive check: {check_draws} draws" + (f" at scale {check_scale:g}" if check_sc else ""))
@@ -913,7 +959,8 @@ def write_outputs(result: CalibrationResult, prior: Prior, scenario: Scenario, t
     post = result.posterior
     post.to_parquet(out / "posterior.parquet", index=False)
     post.to_csv(out / "posterior.csv", index=False)
-    pd.concat([g.frame(prior.names) for g in result.generations]).to_parquet(out / "particles.parquet", index=False)
+    pd.concat([g.frame(prior.names, result.target_names) for g in result.generations]).to_parquet(
+        out / "particles.parquet", index=False)
     pd.DataFrame([g.meta() | {"acceptance": g.acceptance} for g in result.generations]).to_csv(
         out / "generations.csv", index=False)
     result.summary.to_csv(out / "summary.csv", index=False)
