@@ -549,7 +549,7 @@ class _Engine:
                     self.failures.append(res.error)
                     yield res.spec.run_id, None
                 else:
-                    scale = res.spec.resolved().params["scale"]
+                    scale = res.spec.scenario.params["scale"]  # calibration runs never vary the scale
                     yield res.spec.run_id, target_vector(lookup_from_outcomes(res.outcomes), targets, scale)
             return
         if self._run_backend == "serial":
@@ -1035,6 +1035,10 @@ def cmd_calibrate(args) -> int:
     except (ScenarioError, ValueError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the complete generations are saved in {args.out}/generations; "
+              "run the same command to resume", file=sys.stderr)
+        return 130
     with pd.option_context("display.width", 160, "display.float_format", "{:.4g}".format):
         print("\nPosterior (weighted; best = the closest particle of the final generation):")
         print(res.summary[["parameter", "prior", "prior_low", "prior_high", "mean", "median", "q05", "q95", "best"]]
