@@ -213,6 +213,14 @@ def test_same_seed_same_posterior_serial_and_process_pool_other_seed_differs():
     assert not np.array_equal(other.final.theta, serial.final.theta)
 
 
+def test_same_posterior_on_a_dask_local_cluster():
+    pytest.importorskip("distributed")
+    serial = toy_calibration(generations=2, particles=40)
+    dask = toy_calibration(generations=2, particles=40, backend="dask", workers=2)
+    pd.testing.assert_frame_equal(serial.posterior, dask.posterior, check_exact=True)
+    pd.testing.assert_frame_equal(serial.check, dask.check, check_exact=True)
+
+
 def test_model_calibration_is_identical_on_serial_and_two_worker_processes():
     short = Scenario().replace(start="2012-01")  # a shorter warm-up keeps the test quick
     kw = dict(params=["police.investigations_per_million", "demand.exploited_share_sex"], scenario=short, particles=6,
@@ -238,7 +246,7 @@ def test_interrupted_calibration_resumes_and_gives_the_same_posterior(tmp_path):
     pd.testing.assert_frame_equal(full.posterior, resumed.posterior, check_exact=True)
     pd.testing.assert_frame_equal(full.check, resumed.check, check_exact=True)
     assert again.calls < full.runs  # the finished generations were not run again
-    assert again.calls == sum(g.runs for g in resumed.generations[len(done):]) + 40
+    assert again.calls == sum(g.runs for g in resumed.generations[len(done):]) + 40 == resumed.session_runs
     # a different calibration in the same folder is refused
     with pytest.raises(ValueError, match="different calibration"):
         toy_calibration(out, generations=4, particles=81)

@@ -161,7 +161,8 @@ class CalibrationTarget:
 
     def describe(self) -> str:
         if self.kind == "relative":
-            return f"{self.figure:,.4g} ± {self.tolerance:.0%}"
+            figure = f"{self.figure:,.0f}" if abs(self.figure) < 1e7 else f"{self.figure:.4g}"
+            return f"{figure} ± {self.tolerance:.0%}"
         if self.kind == "points":
             return f"{self.figure:.4g} ± {self.tolerance:.4g}"
         if self.kind == "at_least":
@@ -617,6 +618,7 @@ class CalibrationResult:
     runs: int = 0
     failures: list[str] = field(default_factory=list)
     target_names: tuple[str, ...] = ()
+    session_runs: int = 0  # runs made by this call (a resumed calibration reuses saved generations)
 
     @property
     def final(self) -> Generation:
@@ -834,6 +836,7 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
             cfg_path.write_text(json.dumps(cfg, indent=1))
     engine = _Engine(simulator, backend, workers)
     with engine.open():
+        resumed = len(gens)
         while len(gens) < generations and not (gens and gens[-1].stop):
             t = len(gens)
             gen = _generation(t, gens[-1] if gens else None, prior, engine, targets, make_task, particles=particles,
@@ -848,13 +851,14 @@ def calibrate(out: str | Path | None = "outputs/calibration", *, scenario: Scena
                 + (note if gen.relaxed else ""))
         summary, best = summarise(gens[-1], prior)
         result = CalibrationResult(prior.names, gens, summary, best, out=out, runs=sum(g.runs for g in gens),
-                                   target_names=target_names)
+                                   target_names=target_names, session_runs=sum(g.runs for g in gens[resumed:]))
         if check_draws:
             check_sc = scenario.replace(end=end).with_params(scale=check_scale) if simulator is None else None
             say(f"posterior predictive check: {check_draws} draws" + (f" at scale {check_scale:g}" if check_sc else ""))
             result.check = predictive_check(result, engine, targets, seed, check_draws,
                                             lambda *a: make_task(*a, sc=check_sc), progress)
             result.runs += check_draws
+            result.session_runs += check_draws
     result.failures = engine.failures
     if out is not None:
         write_outputs(result, prior, scenario, targets, out)
@@ -901,6 +905,8 @@ def format_check(check: pd.DataFrame) -> str:
     def num(x):
         if not np.isfinite(x):
             return "-"
+        if abs(x) >= 1e7:
+            return f"{x:.3g}"
         return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
     lines = [f"{'target':34} {'figure (tolerance)':>26} {'median':>12} {'90 % interval':>26}  in 90%  in tol  share"]
@@ -940,7 +946,8 @@ def plot_check(check: pd.DataFrame, targets: Sequence[CalibrationTarget]):
     ax.invert_yaxis()
     ax.set_xlim(-6.2, 6.2)
     ax.set_xlabel("(model - figure) / tolerance   (grey: within tolerance; clipped at ±6)")
-    ax.set_title("Posterior predictive check: 90 % interval (blue: covers the figure, red: not) and median")
+    ax.set_title("Posterior predictive check\n90 % interval (blue: covers the figure, red: misses it) and median",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -970,7 +977,7 @@ def write_outputs(result: CalibrationResult, prior: Prior, scenario: Scenario, t
         head = ["# Calibrated parameters: posterior median of thbsim's ABC-SMC (docs/calibration.md).",
                 f"# {len(result.generations)} generation(s), {len(post)} particles, final epsilon "
                 f"{result.final.epsilon:.4g}, {result.runs} runs.",
-                "# 90 % posterior intervals: "]
+                "# 90 % posterior intervals:"]
         head += [f"#   {n}: {lo:.4g} to {hi:.4g}" for n, (lo, hi) in result.interval().items()]
         head.append('# Use it from another scenario: [scenario] extends = "calibrated.toml" (a path relative to that file).')
         path.write_text("\n".join(head) + "\n" + path.read_text())
@@ -1049,7 +1056,8 @@ def cmd_calibrate(args) -> int:
         n_in = int(res.check["figure_in_interval"].sum())
         print(f"{n_in} of {len(res.check)} figures inside the 90 % predictive interval; "
               f"{int(res.check['median_within_tolerance'].sum())} medians within tolerance.")
-    print(f"\n{res.runs} runs in {time.perf_counter() - t0:.0f} s; {len(res.failures)} failed. Wrote {args.out}/"
+    session = "" if res.session_runs == res.runs else f" ({res.session_runs} in this session)"
+    print(f"\n{res.runs} runs{session}, {time.perf_counter() - t0:.0f} s; {len(res.failures)} failed. Wrote {args.out}/"
           "posterior.parquet, posterior.csv, particles.parquet, summary.csv, generations.csv, calibrated.toml"
           + (", predictive_check.csv, predictive_check.png" if res.check is not None else ""))
     return 0
