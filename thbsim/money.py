@@ -29,6 +29,11 @@ COST_CATEGORIES = (
 VICTIM_DRIVEN = ("victim_services", "health_social", "lost_output", "quality_of_life")
 
 
+def reference_revenue(p) -> np.ndarray:
+    """Reference revenue per victim-month by form (sexual, labour, other), EUR."""
+    return np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])
+
+
 class Finance:
     """Frozen assets awaiting a confiscation decision, per member state."""
 

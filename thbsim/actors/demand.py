@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from thbsim.geography import FORMS, SECTOR_RISK, SECTOR_SHARE, SECTORS
+from thbsim.money import reference_revenue
 
 VICTIMS_PER_EMPLOYER = 5.0
 """Victims a willing employer uses (assumption: small gangs on farms, sites, kitchens)."""
@@ -38,7 +39,7 @@ class Demand:
         self.p = p
         self.capacity = np.zeros((n, len(FORMS)))
         self.price = np.zeros((n, len(FORMS)))
-        self.ref_revenue = np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])
+        self.ref_revenue = reference_revenue(p)
         self.sector_capacity = np.zeros((n, len(SECTORS)))
         self.knowing_users = np.zeros(n, np.int64)
         self.inspection_risk = np.zeros((n, len(SECTORS)))  # yearly probability a risky employer is checked

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from thbsim.geography import FORMS
+from thbsim.money import reference_revenue
 
 
 class CrimeGroups:
@@ -36,7 +37,7 @@ class CrimeGroups:
         self.raid_hazard = np.zeros(capacity)  # last month's investigation hazard, what groups expect
         # the month's ledger, per group, for the stock-flow identity
         self.ledger = {k: np.zeros(capacity) for k in ("opening", "profit", "spending", "frozen", "closing")}
-        self.ref_revenue = np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])
+        self.ref_revenue = reference_revenue(p)
         self.recruit_cost = p["money.recruit_cost_months"] * self.ref_revenue
 
     # -- rows -------------------------------------------------------------------
@@ -98,7 +99,7 @@ class CrimeGroups:
         p = self.p
         u = self.used
         ms, form = self.member_state[:u], self.form[:u]
-        ref = np.array([p["money.revenue_sexual"], p["money.revenue_labour"], p["money.revenue_other"]])[form]
+        ref = self.ref_revenue[form]
         members, assets, held = self.members[:u], np.maximum(self.assets[:u], 0.0), self.held[:u]
         member_value = p["groups.member_value_months"] * ref
         per_investigation = (
