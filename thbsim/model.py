@@ -437,7 +437,18 @@ class TraffickingModel(mesa.Model):
         v = self.victims
         cand = np.flatnonzero(~ident & (v.form[e0] == 0))
         ms = v.member_state[e0[cand]]
-        order = np.lexsort((draws[e0[cand]], ms))  # by member state, then a per-victim uniform
+        wanted = found[ms] > 0
+        cand, ms = cand[wanted], ms[wanted]
+        u = draws[e0[cand]]
+        # only the lowest draws of each member state can be picked: keep a margin above the
+        # expected cut-off (all of a member state where that leaves too few), then sort those
+        n_cand = np.bincount(ms, minlength=found.size)
+        cut = (2 * found + 16) / np.maximum(n_cand, 1)
+        keep = u < cut[ms]
+        short = np.bincount(ms[keep], minlength=found.size) < np.minimum(found, n_cand)
+        keep |= short[ms]
+        cand, ms, u = cand[keep], ms[keep], u[keep]
+        order = np.lexsort((u, ms))  # by member state, then the per-victim uniform
         cand, ms = cand[order], ms[order]
         start = np.searchsorted(ms, np.arange(found.size))
         rank = np.arange(cand.size) - start[ms]

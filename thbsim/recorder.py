@@ -107,32 +107,42 @@ class Recorder:
         return sum(a.nbytes for a in self.data.values())
 
     def table(self, months: pd.PeriodIndex, first: int = 0) -> pd.DataFrame:
-        """Tidy long table of months ``first`` onward: one row per month, indicator and breakdown."""
-        parts = []
+        """Tidy long table of months ``first`` onward: one row per month, indicator and breakdown.
+
+        Label columns are categoricals built from integer codes (no per-row Python strings), with
+        the categories that occur, in sorted order.
+        """
         n = self.n_months - first
-        for name, (dims, _, _) in INDICATORS.items():
-            arr = self.data[name][first:]
-            labels = _labels(dims)
-            flat = arr.reshape(n, -1)
+        vocab = {col: sorted({"all", *(lab for dims in DIMS for c, labs in zip(DIMS[dims], _labels(dims), strict=True)
+                                        if c == col for lab in labs)}) for col in COLUMNS}
+        where = {col: {lab: i for i, lab in enumerate(vocab[col])} for col in COLUMNS}
+        codes: dict[str, list[np.ndarray]] = {col: [] for col in ("t", "indicator", *COLUMNS, "value")}
+        for k, (name, (dims, _, _)) in enumerate(INDICATORS.items()):
+            flat = self.data[name][first:].reshape(n, -1)
             if dims == "registered":
                 t_idx, cell = np.nonzero(flat)
             else:
                 t_idx = np.repeat(np.arange(n), flat.shape[1])
                 cell = np.tile(np.arange(flat.shape[1]), n)
-            values = flat[t_idx, cell].astype(np.float64)
-            coords = np.unravel_index(cell, self.shapes[dims])
-            cols = dict.fromkeys(COLUMNS, None)
-            for col, lab, c in zip(DIMS[dims], labels, coords, strict=True):
-                cols[col] = np.asarray(lab, dtype=object)[c]
-            part = {"t": t_idx + first, "indicator": name}
+            codes["t"].append(t_idx + first)
+            codes["indicator"].append(np.full(t_idx.size, k, np.int16))
+            codes["value"].append(flat[t_idx, cell].astype(np.float64))
+            coords = dict(zip(DIMS[dims], np.unravel_index(cell, self.shapes[dims]), strict=True))
+            labels = dict(zip(DIMS[dims], _labels(dims), strict=True))
             for col in COLUMNS:
-                part[col] = cols[col] if cols[col] is not None else "all"
-            part["value"] = values
-            parts.append(pd.DataFrame(part))
-        df = pd.concat(parts, ignore_index=True)
-        period = months[df["t"].to_numpy()]
-        df.insert(1, "year", period.year.astype(np.int16))
-        df.insert(2, "month", period.month.astype(np.int8))
+                if col in coords:
+                    lookup = np.array([where[col][lab] for lab in labels[col]], np.int16)
+                    codes[col].append(lookup[coords[col]])
+                else:
+                    codes[col].append(np.full(t_idx.size, where[col]["all"], np.int16))
+        t = np.concatenate(codes["t"])
+        period = months[t]
+        df = pd.DataFrame({"t": t, "year": period.year.astype(np.int16), "month": period.month.astype(np.int8)})
+        df["indicator"] = pd.Categorical.from_codes(np.concatenate(codes["indicator"]), list(INDICATORS))
+        for col in COLUMNS:
+            df[col] = pd.Categorical.from_codes(np.concatenate(codes[col]), vocab[col])
+        df["value"] = np.concatenate(codes["value"])
         for col in ("indicator", *COLUMNS):
-            df[col] = df[col].astype("category")
+            df[col] = df[col].cat.remove_unused_categories()
+        df["indicator"] = df["indicator"].cat.reorder_categories(sorted(df["indicator"].cat.categories))
         return df
