@@ -29,8 +29,9 @@ import pandas as pd
 from thbsim.actors.demand import Demand
 from thbsim.actors.enforcement import Enforcement, hazard_key
 from thbsim.actors.traffickers import CrimeGroups
-from thbsim.actors.victims import Recruitment, place_recruits, stacked_choice
+from thbsim.actors.victims import Recruitment, place_recruits
 from thbsim.geography import DETECTION_CHANNELS, FORMS, LEVER_KINDS, geography
+from thbsim.kernels import load as load_kernels
 from thbsim.money import CostLedger, Finance
 from thbsim.params import ParamSet
 from thbsim.population import EXPLOITED, IDENTIFIED, RECRUITED, SUPPORTED, Victims
@@ -58,9 +59,14 @@ who then find its victims; the victims of a group that fell apart on its own are
 
 
 class TraffickingModel(mesa.Model):
-    """The thbsim model. Build it from a ``Scenario`` (or defaults), then ``run()``."""
+    """The thbsim model. Build it from a ``Scenario`` (or defaults), then ``run()``.
 
-    def __init__(self, scenario=None, *, seed: int | None = None, rng: Any = None, **param_overrides: float) -> None:
+    ``kernels``: "auto" (numba when installed), "numpy" or "numba": which implementation runs the
+    victim pass; all give the same result for the same seed (thbsim.kernels).
+    """
+
+    def __init__(self, scenario=None, *, seed: int | None = None, rng: Any = None, kernels: str = "auto",
+                 **param_overrides: float) -> None:
         from thbsim.scenario import Scenario
 
         scenario = scenario if scenario is not None else Scenario()
@@ -86,7 +92,8 @@ class TraffickingModel(mesa.Model):
         self.groups = CrimeGroups(p, n, self.streams["groups"])
         self.enforcement = Enforcement(p, geo, self.streams["justice"])
         self.recruitment = Recruitment(p, geo, self.streams["recruitment"], self.streams["pools"])
-        self.victims = Victims(capacity=int(60000 * p["scale"]) + 1024)
+        self.kernels = load_kernels(kernels)
+        self.victims = Victims(capacity=int(60000 * p["scale"]) + 1024, find_free=self.kernels.first_free)
         self.finance = Finance(p, n)
         self.ledger = CostLedger(p)
         self.recorder = Recorder(len(self.months))
@@ -184,16 +191,16 @@ class TraffickingModel(mesa.Model):
         for lever in self.levers:
             if lever.active(self, t):
                 lever.apply(self)
-        enf = self.enforcement
-        # 2a. some groups move to the member state where their business pays best (last month's view)
-        moved = self._relocate(t)
+        enf, kern = self.enforcement, self.kernels
         # start-of-month states: every transition below is computed from them, so a
         # victim changes state at most once a month
-        r0, e0, i0, s0 = (np.flatnonzero(state == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED))
+        u = g.used
+        r0, e0, i0, s0, held_start = kern.census(state, grp_v, u)
+        # 2a. some groups move to the member state where their business pays best (last month's view)
+        moved = self._relocate(t, r0, e0)
         exploited = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
         ge = grp_v[e0]
-        u = g.used
-        g.held[:u] = np.bincount(ge, minlength=u)
+        g.held[:u] = held_start
         g.held[:u][~g.alive[:u]] = 0  # victims of a dismantled group earn it nothing
 
         # 2. demand (employers see this month's inspection risk)
@@ -228,46 +235,28 @@ class TraffickingModel(mesa.Model):
 
         # 6. detection: one uniform per exploited victim decides identification (by channel) or exit
         p_ident, p_event, shares = enf.detection_tables()
-        key = v.hazard_key[e0] + (v.birth_month[e0] <= t - ADULT_MONTHS)
         # one uniform per victim row (slot), not per exploited victim: a victim keeps the same draws
         # in every scenario as long as it holds the same row (common random numbers across scenarios)
-        rng_d = self.streams["detection"]
-        slot_draws = rng_d.random((2, v.used))
-        draw = slot_draws[0][e0]
-        pid = p_ident[key]
-        ident = draw < pid
-        leave = (draw < p_event[key]) & ~ident
-        channel = np.zeros(e0.size, np.int8)
-        found = np.flatnonzero(ident)
-        channel[found] = 1 + stacked_choice(shares, key[found], draw[found] / pid[found])
+        slot_draws = self.streams["detection"].random((2, v.used))
         raided = enf.raids(g)
         # victims of raided groups, and of groups dismantled last month: police find those of groups
         # broken up by investigations; the others are released (they leave unidentified)
         dead = ~g.alive[:u]
         police_broke = dead & (g.died[:u] - g.investigated_at[:u] <= POLICE_DISMANTLING_MONTHS)
-        hits = np.flatnonzero((raided | dead)[ge])
-        by_police = (raided | police_broke)[ge[hits]] & (slot_draws[1][e0[hits]] < p["police.raid_identifies"])
-        police_rows = hits[by_police]
-        ident[police_rows] = True
-        leave[police_rows] = False
-        channel[police_rows] = 0
-        released = hits[~by_police & dead[ge[hits]]]
-        leave[released] = ~ident[released]
+        ident, leave, channel = kern.detect(e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event,
+                                            shares, slot_draws[0], slot_draws[1], raided | dead, raided | police_broke,
+                                            dead, p["police.raid_identifies"])
         # knowing users detected where use is an offence; some of their cases lead to the victim
         user_s, user_p, user_c = enf.prosecute_users(self.demand)
         self._identify_through_users(user_s, e0, ident, leave, channel, slot_draws[1])
         # identifications outside raids open investigations of the group
-        non_raid = ident & (channel > 0)
-        n_ident_g = np.bincount(ge[non_raid], minlength=u)
+        n_ident_g, found_by_cell = kern.identified_counts(e0, ge, v.cell, ident, channel, u, n * NF)
         with_cases = np.flatnonzero(n_ident_g)
         p_open = 1 - (1 - p["police.investigate_on_identification"]) ** n_ident_g[with_cases]
         investigated = raided.copy()
         investigated[with_cases[self.streams["justice"].random(with_cases.size) < p_open]] = True
         investigated &= g.alive[:u]
-        cell_found = v.cell[e0[non_raid]]
-        self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (
-            np.bincount(cell_found, minlength=n * NF).reshape(n, NF) / np.maximum(exploited, 1.0)
-        )
+        self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (found_by_cell.reshape(n, NF) / np.maximum(exploited, 1.0))
 
         # 7. justice: verdicts and decisions on earlier cases, then new suspects
         prosecuted, convicted = enf.courts(g, self._cross_border_boost(e0, ge, u))
@@ -279,23 +268,11 @@ class TraffickingModel(mesa.Model):
         # 9. victims move on
         rng_v = self.streams["victims"]
         slot_v = rng_v.random(v.used)  # one per row, as for detection
-        rows_ident, rows_leave = e0[ident], e0[leave]
-        ended = np.concatenate([rows_ident, rows_leave])
-        v.months_exploited[ended] += (t - v.exploited_since[ended]).astype(np.int16)
-        state[rows_ident] = IDENTIFIED
-        v.state_since[rows_ident] = t
-        state[r0] = EXPLOITED
-        v.state_since[r0] = t
-        v.exploited_since[r0] = t
         sup = self.support
-        accept = slot_v[i0] < sup.accept[v.member_state[i0]]
-        state[i0[accept]] = SUPPORTED
-        v.state_since[i0] = t
-        draw_s = slot_v[s0]
-        ms_s = v.member_state[s0]
-        support_exit = draw_s < sup.exit_rate[ms_s]
-        retraffic = ~support_exit & (draw_s < sup.exit_rate[ms_s] + sup.retrafficking[ms_s])
-        re_rows = s0[retraffic]
+        # state changes, flows per cell and freed rows of those who left, in one pass
+        rows_ident, re_rows, fl = kern.move_on(state, v.state_since, v.exploited_since, v.months_exploited, grp_v,
+                                               v.cell, v.member_state, r0, e0, i0, s0, ident, leave, slot_v,
+                                               sup.accept, sup.exit_rate, sup.retrafficking, t, n * NF)
         new_group = self._pick_groups(v.cell[re_rows], self.streams["retrafficking"]) if re_rows.size else re_rows
         re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
         state[re_rows] = RECRUITED
@@ -309,11 +286,11 @@ class TraffickingModel(mesa.Model):
             return np.bincount(cell_v[rows], minlength=n * NF).reshape(n, NF)
 
         # flows by (member state, form), counted before released rows are reused by recruits
-        flows = {"retrafficked": vic(re_rows), "transit": vic(r0), "identified": vic(rows_ident),
-                 "exited_unidentified": vic(rows_leave), "support_entered": vic(i0[accept]),
-                 "support_declined": vic(i0[~accept]), "support_exited": vic(s0[support_exit])}
+        flows = {"retrafficked": vic(re_rows)}
+        for k, name in enumerate(("transit", "identified", "exited_unidentified", "support_entered", "support_declined",
+                                  "support_exited")):
+            flows[name] = fl[k].reshape(n, NF)
         by_channel = np.bincount(v.member_state[rows_ident].astype(np.int64) * 5 + channel[ident], minlength=n * 5)
-        v.release(np.concatenate([rows_leave, i0[~accept], s0[support_exit]]))
 
         # 10. groups grow, shrink, enter; costs and records
         dismantled = g.update_members(t)
@@ -392,7 +369,7 @@ class TraffickingModel(mesa.Model):
         self.t += 1
         self.running = self.t < len(self.months)  # mesa's batch_run stops at the end of the horizon
 
-    def _relocate(self, t: int) -> dict:
+    def _relocate(self, t: int, r0: np.ndarray, e0: np.ndarray) -> dict:
         """Groups that move take their victims (in transit and exploited) along; returns the moves as flows."""
         g, v, n = self.groups, self.victims, self.geo.n_states
         zero = np.zeros((n, NF))
@@ -410,7 +387,7 @@ class TraffickingModel(mesa.Model):
         flag = np.zeros(g.used + 1, bool)
         flag[rows] = True  # index -1 (no group) reads the extra False at the end
         state = v.state
-        sel = np.flatnonzero(flag[v.group] & ((state == RECRUITED) | (state == EXPLOITED)))
+        sel = self.kernels.exploited_or_recruited_of(v.group, r0, e0, flag)
         old_cell = v.cell[sel].astype(np.int64)
         new_ms = g.member_state[v.group[sel]]
         form, sector, channel = v.form[sel], v.sector[sel], v.channel[sel]
@@ -434,20 +411,16 @@ class TraffickingModel(mesa.Model):
         found = self.streams["justice"].binomial(user_suspects, self.p["users.victims_found_per_suspect"])
         if not found.any():
             return
-        v = self.victims
-        cand = np.flatnonzero(~ident & (v.form[e0] == 0))
-        ms = v.member_state[e0[cand]]
-        wanted = found[ms] > 0
-        cand, ms = cand[wanted], ms[wanted]
-        u = draws[e0[cand]]
-        # only the lowest draws of each member state can be picked: keep a margin above the
-        # expected cut-off (all of a member state where that leaves too few), then sort those
-        n_cand = np.bincount(ms, minlength=found.size)
-        cut = (2 * found + 16) / np.maximum(n_cand, 1)
-        keep = u < cut[ms]
-        short = np.bincount(ms[keep], minlength=found.size) < np.minimum(found, n_cand)
-        keep |= short[ms]
-        cand, ms, u = cand[keep], ms[keep], u[keep]
+        v, kern, n = self.victims, self.kernels, found.size
+        # only the lowest draws of each member state can be picked: collect those below a margin above
+        # the expected cut-off (every candidate of a member state where that leaves too few), sort those
+        n_cand = kern.user_report_candidates(e0, ident, v.form, v.member_state, draws, np.zeros(n), n)[3]
+        cut = np.where(found > 0, (2 * found + 16) / np.maximum(n_cand, 1), -1.0)
+        cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, draws, cut, n)
+        short = np.bincount(ms, minlength=n) < np.minimum(found, n_cand)
+        if short.any():
+            cut[short] = 2.0
+            cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, draws, cut, n)
         order = np.lexsort((u, ms))  # by member state, then the per-victim uniform
         cand, ms = cand[order], ms[order]
         start = np.searchsorted(ms, np.arange(found.size))
@@ -491,7 +464,7 @@ class TraffickingModel(mesa.Model):
         """A random active group of each victim's (member state, form) cell; -1 where there is none."""
         g = self.groups
         alive = np.flatnonzero(g.alive[: g.used])
-        gcell = g.member_state[alive].astype(np.int64) * NF + g.form[alive]
+        gcell = g.member_state[alive] * NF + g.form[alive]  # int16: the stable sort is a radix sort
         order = np.argsort(gcell, kind="stable")
         counts = np.bincount(gcell, minlength=self.geo.n_states * NF)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])

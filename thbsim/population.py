@@ -33,11 +33,17 @@ _FIELDS: dict[str, type] = {
 }
 
 
+def first_free(state: np.ndarray, n: int) -> np.ndarray:
+    """The lowest ``n`` free rows (fewer if there are not that many)."""
+    return np.flatnonzero(state == FREE)[:n]
+
+
 class Victims:
     """Victim rows: ``v.state``, ``v.form``, ... are arrays of length ``v.used``."""
 
-    def __init__(self, capacity: int = 1024) -> None:
+    def __init__(self, capacity: int = 1024, find_free=first_free) -> None:
         self.capacity = max(int(capacity), 16)
+        self.find_free = find_free  # (state, n) -> the lowest n free rows; a compiled kernel may stand in
         self.used = 0  # rows ever used; rows >= used are untouched
         for name, dtype in _FIELDS.items():
             setattr(self, "_" + name, np.zeros(self.capacity, dtype))
@@ -65,7 +71,7 @@ class Victims:
 
     def allocate(self, n: int) -> np.ndarray:
         """Row indices for ``n`` new victims: free rows first, then fresh ones."""
-        free = np.flatnonzero(self.state == FREE)[:n]
+        free = self.find_free(self.state, n)
         extra = n - free.size
         if extra > 0:
             need = self.used + extra

@@ -124,20 +124,26 @@ class Enforcement:
         p, rng = self.p, self.rng_justice
         u = groups.used
         prosecuted, convicted = np.zeros(u, np.int64), np.zeros(u, np.int64)
-        # only groups with cases in the pipeline draw
+        # only groups with cases in the pipeline draw, and each second stage only where the first
+        # gave cases (a binomial with n = 0 draws nothing, so the draws are those of every row)
         rows = np.flatnonzero(groups.pending_decision[:u])
-        ms = groups.member_state[rows]
         decided = rng.binomial(groups.pending_decision[rows], 1 / p["justice.prosecution_lag"])
-        rate = self.prosecution_rate[ms] if boost is None else np.minimum(self.prosecution_rate[ms] * boost[rows], 1.0)
-        prosecuted[rows] = rng.binomial(decided, rate)
         groups.pending_decision[rows] -= decided
+        rows, decided = rows[decided > 0], decided[decided > 0]
+        rate = self.prosecution_rate[groups.member_state[rows]]
+        if boost is not None:
+            rate = np.minimum(rate * boost[rows], 1.0)
+        prosecuted[rows] = rng.binomial(decided, rate)
         rows = np.flatnonzero(groups.pending_trial[:u])
-        ms = groups.member_state[rows]
         verdicts = rng.binomial(groups.pending_trial[rows], 1 / p["justice.trial_lag"])
-        rate = self.conviction_rate[ms] if boost is None else np.minimum(self.conviction_rate[ms] * boost[rows], 1.0)
-        convicted[rows] = rng.binomial(verdicts, rate)
         groups.pending_trial[rows] -= verdicts
+        rows, verdicts = rows[verdicts > 0], verdicts[verdicts > 0]
+        rate = self.conviction_rate[groups.member_state[rows]]
+        if boost is not None:
+            rate = np.minimum(rate * boost[rows], 1.0)
+        convicted[rows] = rng.binomial(verdicts, rate)
         groups.pending_trial[:u] += prosecuted
+        rows = rows[convicted[rows] > 0]
         leaving = rng.binomial(convicted[rows], 1 - p["police.detention"])
         members = groups.members[rows]
         groups.members[rows] = members - np.minimum(leaving, members)

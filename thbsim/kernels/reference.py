@@ -1,0 +1,109 @@
+"""The victim pass in plain numpy: the reference every compiled kernel must match exactly.
+
+Each function is one block of the monthly step over victim rows. None draws random numbers:
+the uniforms (one or two per row and month) are drawn by the model and passed in, so a
+compiled kernel given the same inputs returns the same outputs, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thbsim.actors.victims import stacked_choice
+from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
+
+__all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of"]
+
+
+def census(state: np.ndarray, group: np.ndarray, n_groups: int):
+    """Rows by state at the start of the month (recruited, exploited, identified, supported),
+    and exploited victims per group."""
+    r0, e0, i0, s0 = (np.flatnonzero(state == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED))
+    held = np.bincount(group[e0], minlength=n_groups)[:n_groups]
+    return r0, e0, i0, s0, held
+
+
+def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, u0, u1,
+           hit_group, police_group, dead_group, raid_identifies):
+    """Identification (and its channel) or exit of each exploited victim.
+
+    One uniform per row (``u0``) decides identification, exit or neither from the victim's
+    detection stratum and, reused within the identification band, the channel. Victims of
+    groups hit by the police (``police_group``) are found with ``raid_identifies`` (second
+    uniform ``u1``); those of groups that fell apart on their own are released.
+    Returns ``ident``, ``leave`` (booleans over ``e0``) and ``channel`` (0 police).
+    """
+    key = hazard_key[e0] + (birth_month[e0] <= adult_born_by)
+    draw = u0[e0]
+    pid = p_ident[key]
+    ident = draw < pid
+    leave = (draw < p_event[key]) & ~ident
+    channel = np.zeros(e0.size, np.int8)
+    found = np.flatnonzero(ident)
+    channel[found] = 1 + stacked_choice(shares, key[found], draw[found] / pid[found])
+    hits = np.flatnonzero(hit_group[ge])
+    by_police = police_group[ge[hits]] & (u1[e0[hits]] < raid_identifies)
+    police_rows = hits[by_police]
+    ident[police_rows] = True
+    leave[police_rows] = False
+    channel[police_rows] = 0
+    released = hits[~by_police & dead_group[ge[hits]]]
+    leave[released] = ~ident[released]
+    return ident, leave, channel
+
+
+def identified_counts(e0, ge, cell, ident, channel, n_groups: int, n_cells: int):
+    """Identifications outside raids per group (they open investigations) and per cell."""
+    non_raid = ident & (channel > 0)
+    return (np.bincount(ge[non_raid], minlength=n_groups)[:n_groups],
+            np.bincount(cell[e0[non_raid]], minlength=n_cells))
+
+
+def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
+            r0, e0, i0, s0, ident, leave, u, accept, exit_rate, retrafficking, t: int, n_cells: int):
+    """Victims change state once a month, from their start-of-month state: exploited victims
+    identified or gone, recruits arrive, identified victims accept support or leave, supported
+    victims exit or become candidates for re-trafficking. Rows of victims who left are freed.
+
+    Returns the identified rows, the re-trafficking candidates and the flows per cell
+    (transit, identified, exited_unidentified, support_entered, support_declined, support_exited).
+    """
+    rows_ident, rows_leave = e0[ident], e0[leave]
+    ended = np.concatenate([rows_ident, rows_leave])
+    months_exploited[ended] += (t - exploited_since[ended]).astype(np.int16)
+    state[rows_ident] = IDENTIFIED
+    state_since[rows_ident] = t
+    state[r0] = EXPLOITED
+    state_since[r0] = t
+    exploited_since[r0] = t
+    accepted = u[i0] < accept[member_state[i0]]
+    state[i0[accepted]] = SUPPORTED
+    state_since[i0] = t
+    draw_s = u[s0]
+    ms_s = member_state[s0]
+    support_exit = draw_s < exit_rate[ms_s]
+    retraffic = ~support_exit & (draw_s < exit_rate[ms_s] + retrafficking[ms_s])
+    flows = np.stack([np.bincount(cell[rows], minlength=n_cells) for rows in
+                      (r0, rows_ident, rows_leave, i0[accepted], i0[~accepted], s0[support_exit])])
+    released = np.concatenate([rows_leave, i0[~accepted], s0[support_exit]])
+    state[released] = FREE
+    group[released] = -1
+    return rows_ident, s0[retraffic], flows
+
+
+def exploited_or_recruited_of(group: np.ndarray, r0: np.ndarray, e0: np.ndarray, flag: np.ndarray) -> np.ndarray:
+    """Rows in transit or exploited (start of month) whose group is flagged, in row order."""
+    rows = np.concatenate([r0, e0])
+    return np.sort(rows[flag[group[rows]]])
+
+
+def user_report_candidates(e0, ident, form, member_state, u1, cut, n_states: int):
+    """Exploited victims in sexual exploitation not identified this month whose uniform is below
+    their member state's ``cut``: positions in ``e0``, member states, uniforms; and the number
+    of such victims per member state whatever their uniform."""
+    cand = np.flatnonzero(~ident & (form[e0] == 0))
+    ms = member_state[e0[cand]]
+    n_cand = np.bincount(ms, minlength=n_states)
+    u = u1[e0[cand]]
+    keep = u < cut[ms]
+    return cand[keep], ms[keep], u[keep], n_cand
