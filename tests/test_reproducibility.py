@@ -80,10 +80,10 @@ def test_streams_do_not_depend_on_request_order():
     first = {name: _draws(forward, name) for name in STREAMS}
     backward = Streams(SEED)
     second = {name: _draws(backward, name) for name in reversed(STREAMS)}
-    only = _draws(Streams(SEED), "victims")
+    only = _draws(Streams(SEED), "victim_rows")
     for name in STREAMS:
         np.testing.assert_array_equal(first[name], second[name])
-    np.testing.assert_array_equal(only, first["victims"])
+    np.testing.assert_array_equal(only, first["victim_rows"])
     # the same name gives the same generator object within one run
     assert forward["groups"] is forward["groups"]
 

@@ -235,20 +235,21 @@ class TraffickingModel(mesa.Model):
 
         # 6. detection: one uniform per exploited victim decides identification (by channel) or exit
         p_ident, p_event, shares = enf.detection_tables()
-        # one uniform per victim row (slot), not per exploited victim: a victim keeps the same draws
-        # in every scenario as long as it holds the same row (common random numbers across scenarios)
-        slot_draws = self.streams["detection"].random((2, v.used))
+        # one 64-bit draw per victim row (slot) and month, split into two uniforms, whatever the row's
+        # state: a victim keeps the same draws in every scenario as long as it holds the same row
+        # (common random numbers across scenarios); rows in support use theirs in step 9
+        slot_raw = self.streams["victim_rows"].bit_generator.random_raw(v.used)
         raided = enf.raids(g)
         # victims of raided groups, and of groups dismantled last month: police find those of groups
         # broken up by investigations; the others are released (they leave unidentified)
         dead = ~g.alive[:u]
         police_broke = dead & (g.died[:u] - g.investigated_at[:u] <= POLICE_DISMANTLING_MONTHS)
         ident, leave, channel = kern.detect(e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event,
-                                            shares, slot_draws[0], slot_draws[1], raided | dead, raided | police_broke,
+                                            shares, slot_raw, raided | dead, raided | police_broke,
                                             dead, p["police.raid_identifies"])
         # knowing users detected where use is an offence; some of their cases lead to the victim
         user_s, user_p, user_c = enf.prosecute_users(self.demand)
-        self._identify_through_users(user_s, e0, ident, leave, channel, slot_draws[1])
+        self._identify_through_users(user_s, e0, ident, leave, channel, slot_raw)
         # identifications outside raids open investigations of the group
         n_ident_g, found_by_cell = kern.identified_counts(e0, ge, v.cell, ident, channel, u, n * NF)
         with_cases = np.flatnonzero(n_ident_g)
@@ -266,12 +267,10 @@ class TraffickingModel(mesa.Model):
         confiscated = self.finance.decide()
 
         # 9. victims move on
-        rng_v = self.streams["victims"]
-        slot_v = rng_v.random(v.used)  # one per row, as for detection
         sup = self.support
         # state changes, flows per cell and freed rows of those who left, in one pass
         rows_ident, re_rows, fl = kern.move_on(state, v.state_since, v.exploited_since, v.months_exploited, grp_v,
-                                               v.cell, v.member_state, r0, e0, i0, s0, ident, leave, slot_v,
+                                               v.cell, v.member_state, r0, e0, i0, s0, ident, leave, slot_raw,
                                                sup.accept, sup.exit_rate, sup.retrafficking, t, n * NF)
         new_group = self._pick_groups(v.cell[re_rows], self.streams["retrafficking"]) if re_rows.size else re_rows
         re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
@@ -405,7 +404,7 @@ class TraffickingModel(mesa.Model):
             out[f"moved_in_{name}"] = in_c.reshape(n, NF)
         return out
 
-    def _identify_through_users(self, user_suspects, e0, ident, leave, channel, draws) -> None:
+    def _identify_through_users(self, user_suspects, e0, ident, leave, channel, slot_raw) -> None:
         """Each user case finds the victim with probability ``users.victims_found_per_suspect``: that many
         sexual-exploitation victims of the member state (not yet found this month) are identified."""
         found = self.streams["justice"].binomial(user_suspects, self.p["users.victims_found_per_suspect"])
@@ -414,13 +413,13 @@ class TraffickingModel(mesa.Model):
         v, kern, n = self.victims, self.kernels, found.size
         # only the lowest draws of each member state can be picked: collect those below a margin above
         # the expected cut-off (every candidate of a member state where that leaves too few), sort those
-        n_cand = kern.user_report_candidates(e0, ident, v.form, v.member_state, draws, np.zeros(n), n)[3]
+        n_cand = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, np.zeros(n), n)[3]
         cut = np.where(found > 0, (2 * found + 16) / np.maximum(n_cand, 1), -1.0)
-        cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, draws, cut, n)
+        cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, cut, n)
         short = np.bincount(ms, minlength=n) < np.minimum(found, n_cand)
         if short.any():
             cut[short] = 2.0
-            cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, draws, cut, n)
+            cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, cut, n)
         order = np.lexsort((u, ms))  # by member state, then the per-victim uniform
         cand, ms = cand[order], ms[order]
         start = np.searchsorted(ms, np.arange(found.size))

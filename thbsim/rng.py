@@ -13,7 +13,7 @@ import hashlib
 
 import numpy as np
 
-STREAMS = ("pools", "recruitment", "groups", "demand", "detection", "justice", "finance", "victims", "retrafficking",
+STREAMS = ("pools", "recruitment", "groups", "demand", "victim_rows", "justice", "finance", "retrafficking",
            "registration", "levers")
 
 

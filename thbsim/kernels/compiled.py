@@ -9,6 +9,19 @@ import numpy as np
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
 
 jit = nb.njit(cache=True, nogil=True)
+TWO_TO_MINUS_32 = 2.0**-32
+LOW_32 = np.uint64(0xFFFFFFFF)
+SHIFT_32 = np.uint64(32)
+
+
+@jit
+def _hi(word):
+    return float(word >> SHIFT_32) * TWO_TO_MINUS_32
+
+
+@jit
+def _lo(word):
+    return float(word & LOW_32) * TWO_TO_MINUS_32
 
 
 @jit
@@ -58,7 +71,7 @@ def _choice_in_row(cdf, row, u):
 
 
 @jit
-def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, u0, u1,
+def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
            hit_group, police_group, dead_group, raid_identifies):
     m = e0.size
     ident = np.zeros(m, np.bool_)
@@ -67,7 +80,7 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     for k in range(m):
         i = e0[k]
         key = hazard_key[i] + (1 if birth_month[i] <= adult_born_by else 0)
-        draw = u0[i]
+        draw = _hi(raw[i])
         pid = p_ident[key]
         if draw < pid:
             ident[k] = True
@@ -76,7 +89,7 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
             leave[k] = True
         g = ge[k]
         if hit_group[g]:
-            if police_group[g] and u1[i] < raid_identifies:
+            if police_group[g] and _lo(raw[i]) < raid_identifies:
                 ident[k] = True
                 leave[k] = False
                 channel[k] = 0
@@ -98,7 +111,7 @@ def identified_counts(e0, ge, cell, ident, channel, n_groups, n_cells):
 
 @jit
 def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
-            r0, e0, i0, s0, ident, leave, u, accept, exit_rate, retrafficking, t, n_cells):
+            r0, e0, i0, s0, ident, leave, raw, accept, exit_rate, retrafficking, t, n_cells):
     flows = np.zeros((6, n_cells), np.int64)
     n_ident = 0
     for k in range(e0.size):
@@ -126,7 +139,7 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
         exploited_since[i] = t
         flows[0, cell[i]] += 1
     for i in i0:
-        if u[i] < accept[member_state[i]]:
+        if _hi(raw[i]) < accept[member_state[i]]:
             state[i] = SUPPORTED
             flows[3, cell[i]] += 1
         else:
@@ -138,11 +151,12 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
     retraffic = np.empty(s0.size, np.int64)
     for i in s0:
         ms = member_state[i]
-        if u[i] < exit_rate[ms]:
+        draw = _hi(raw[i])
+        if draw < exit_rate[ms]:
             flows[5, cell[i]] += 1
             state[i] = FREE
             group[i] = -1
-        elif u[i] < exit_rate[ms] + retrafficking[ms]:
+        elif draw < exit_rate[ms] + retrafficking[ms]:
             retraffic[n_re] = i
             n_re += 1
     return rows_ident, retraffic[:n_re], flows
@@ -174,7 +188,7 @@ def exploited_or_recruited_of(group, r0, e0, flag):
 
 
 @jit
-def user_report_candidates(e0, ident, form, member_state, u1, cut, n_states):
+def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states):
     n_cand = np.zeros(n_states, np.int64)
     out = np.empty(e0.size + 1, np.int64)
     k = 0
@@ -184,11 +198,11 @@ def user_report_candidates(e0, ident, form, member_state, u1, cut, n_states):
         ms = member_state[i]
         n_cand[ms] += candidate
         out[k] = j
-        k += candidate & (u1[i] < cut[ms])
+        k += candidate & (_lo(raw[i]) < cut[ms])
     cand = out[:k].copy()
     ms_out = np.empty(k, member_state.dtype)
     u_out = np.empty(k, np.float64)
     for j in range(k):
         ms_out[j] = member_state[e0[cand[j]]]
-        u_out[j] = u1[e0[cand[j]]]
+        u_out[j] = _lo(raw[e0[cand[j]]])
     return cand, ms_out, u_out, n_cand

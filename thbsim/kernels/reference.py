@@ -12,7 +12,14 @@ import numpy as np
 from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
-__all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of"]
+__all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
+           "user_report_candidates", "split_uniforms"]
+TWO_TO_MINUS_32 = 2.0**-32
+
+
+def split_uniforms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two uniforms on [0, 1) with 32 bits each from every 64-bit word (high half, low half)."""
+    return (raw >> np.uint64(32)) * TWO_TO_MINUS_32, (raw & np.uint64(0xFFFFFFFF)) * TWO_TO_MINUS_32
 
 
 def census(state: np.ndarray, group: np.ndarray, n_groups: int):
@@ -23,18 +30,19 @@ def census(state: np.ndarray, group: np.ndarray, n_groups: int):
     return r0, e0, i0, s0, held
 
 
-def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, u0, u1,
+def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
            hit_group, police_group, dead_group, raid_identifies):
     """Identification (and its channel) or exit of each exploited victim.
 
-    One uniform per row (``u0``) decides identification, exit or neither from the victim's
-    detection stratum and, reused within the identification band, the channel. Victims of
-    groups hit by the police (``police_group``) are found with ``raid_identifies`` (second
-    uniform ``u1``); those of groups that fell apart on their own are released.
+    The row's first uniform (``split_uniforms(raw)``) decides identification, exit or neither
+    from the victim's detection stratum and, reused within the identification band, the channel.
+    Victims of groups hit by the police (``police_group``) are found with ``raid_identifies``
+    (second uniform); those of groups that fell apart on their own are released.
     Returns ``ident``, ``leave`` (booleans over ``e0``) and ``channel`` (0 police).
     """
+    u0, u1 = split_uniforms(raw[e0])
     key = hazard_key[e0] + (birth_month[e0] <= adult_born_by)
-    draw = u0[e0]
+    draw = u0
     pid = p_ident[key]
     ident = draw < pid
     leave = (draw < p_event[key]) & ~ident
@@ -42,7 +50,7 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     found = np.flatnonzero(ident)
     channel[found] = 1 + stacked_choice(shares, key[found], draw[found] / pid[found])
     hits = np.flatnonzero(hit_group[ge])
-    by_police = police_group[ge[hits]] & (u1[e0[hits]] < raid_identifies)
+    by_police = police_group[ge[hits]] & (u1[hits] < raid_identifies)
     police_rows = hits[by_police]
     ident[police_rows] = True
     leave[police_rows] = False
@@ -60,10 +68,11 @@ def identified_counts(e0, ge, cell, ident, channel, n_groups: int, n_cells: int)
 
 
 def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
-            r0, e0, i0, s0, ident, leave, u, accept, exit_rate, retrafficking, t: int, n_cells: int):
+            r0, e0, i0, s0, ident, leave, raw, accept, exit_rate, retrafficking, t: int, n_cells: int):
     """Victims change state once a month, from their start-of-month state: exploited victims
     identified or gone, recruits arrive, identified victims accept support or leave, supported
-    victims exit or become candidates for re-trafficking. Rows of victims who left are freed.
+    victims exit or become candidates for re-trafficking (each on its row's first uniform). Rows of
+    victims who left are freed.
 
     Returns the identified rows, the re-trafficking candidates and the flows per cell
     (transit, identified, exited_unidentified, support_entered, support_declined, support_exited).
@@ -76,10 +85,10 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
     state[r0] = EXPLOITED
     state_since[r0] = t
     exploited_since[r0] = t
-    accepted = u[i0] < accept[member_state[i0]]
+    accepted = split_uniforms(raw[i0])[0] < accept[member_state[i0]]
     state[i0[accepted]] = SUPPORTED
     state_since[i0] = t
-    draw_s = u[s0]
+    draw_s = split_uniforms(raw[s0])[0]
     ms_s = member_state[s0]
     support_exit = draw_s < exit_rate[ms_s]
     retraffic = ~support_exit & (draw_s < exit_rate[ms_s] + retrafficking[ms_s])
@@ -97,13 +106,13 @@ def exploited_or_recruited_of(group: np.ndarray, r0: np.ndarray, e0: np.ndarray,
     return np.sort(rows[flag[group[rows]]])
 
 
-def user_report_candidates(e0, ident, form, member_state, u1, cut, n_states: int):
-    """Exploited victims in sexual exploitation not identified this month whose uniform is below
-    their member state's ``cut``: positions in ``e0``, member states, uniforms; and the number
+def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states: int):
+    """Exploited victims in sexual exploitation not identified this month whose second uniform is
+    below their member state's ``cut``: positions in ``e0``, member states, uniforms; and the number
     of such victims per member state whatever their uniform."""
     cand = np.flatnonzero(~ident & (form[e0] == 0))
     ms = member_state[e0[cand]]
     n_cand = np.bincount(ms, minlength=n_states)
-    u = u1[e0[cand]]
+    u = split_uniforms(raw[e0[cand]])[1]
     keep = u < cut[ms]
     return cand[keep], ms[keep], u[keep], n_cand
