@@ -198,7 +198,7 @@ class TraffickingModel(mesa.Model):
         r0, e0, i0, s0, held_start = kern.census(state, grp_v, u)
         # 2a. some groups move to the member state where their business pays best (last month's view)
         moved = self._relocate(t, r0, e0)
-        exploited = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
+        exploited = self._exploited_start = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
         ge = grp_v[e0]
         g.held[:u] = held_start
         g.held[:u][~g.alive[:u]] = 0  # victims of a dismantled group earn it nothing
@@ -411,11 +411,12 @@ class TraffickingModel(mesa.Model):
         if not found.any():
             return
         v, kern, n = self.victims, self.kernels, found.size
-        # only the lowest draws of each member state can be picked: collect those below a margin above
-        # the expected cut-off (every candidate of a member state where that leaves too few), sort those
-        n_cand = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, np.zeros(n), n)[3]
-        cut = np.where(found > 0, (2 * found + 16) / np.maximum(n_cand, 1), -1.0)
-        cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, cut, n)
+        # only the lowest draws of each member state can be picked: collect those below a margin above the
+        # cut-off expected from the start-of-month stock (which bounds the candidates), then sort those;
+        # where that leaves too few, collect every candidate of the member state
+        stock = self._exploited_start[:, 0]
+        cut = np.where(found > 0, (2 * found + 16) / np.maximum(stock, 1), -1.0)
+        cand, ms, u, n_cand = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, cut, n)
         short = np.bincount(ms, minlength=n) < np.minimum(found, n_cand)
         if short.any():
             cut[short] = 2.0
