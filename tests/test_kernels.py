@@ -1,0 +1,184 @@
+"""The compiled kernels (numba) must match the numpy reference exactly: block by block on random
+inputs, and for whole runs (every recorded indicator, with and without levers)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thbsim import kernels
+from thbsim.kernels import reference
+from thbsim.model import TraffickingModel
+from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
+from thbsim.scenario import load
+
+numba = pytest.importorskip("numba", reason="the compiled kernels need numba (the fast extra)")
+compiled = kernels.load("numba")
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
+N_STATES, NF, N_KEYS = 27, 3, 27 * 10 * 2 * 2
+
+
+def _rows(rng: np.random.Generator, n: int, n_groups: int) -> dict[str, np.ndarray]:
+    """Victim rows in every state, runs of equal states and groups as the model makes them."""
+    state = np.repeat(rng.integers(0, 5, n // 4 + 1), 4)[:n].astype(np.int8)
+    state[rng.random(n) < 0.2] = rng.integers(0, 5)
+    group = rng.integers(0, n_groups, n).astype(np.int32)
+    group[state == FREE] = -1
+    member_state = rng.integers(0, N_STATES, n).astype(np.int8)
+    form = rng.integers(0, NF, n).astype(np.int8)
+    return {
+        "state": state, "group": group, "member_state": member_state, "form": form,
+        "cell": (member_state.astype(np.int16) * NF + form).astype(np.int16),
+        "hazard_key": (2 * rng.integers(0, N_KEYS // 2, n)).astype(np.int16),
+        "birth_month": rng.integers(-400, 100, n).astype(np.int16),
+        "exploited_since": rng.integers(-200, 100, n).astype(np.int16),
+        "months_exploited": rng.integers(0, 50, n).astype(np.int16),
+        "state_since": rng.integers(-200, 100, n).astype(np.int16),
+        "raw": rng.integers(0, 2**64, n, dtype=np.uint64),
+    }
+
+
+def _detection_tables(rng: np.random.Generator):
+    p_event = rng.random(N_KEYS) * 0.2
+    p_ident = p_event * rng.random(N_KEYS)
+    p_ident[rng.random(N_KEYS) < 0.1] = 0.0
+    shares = np.cumsum(rng.random((N_KEYS, 4)), axis=1)
+    shares /= shares[:, -1:]
+    return p_ident, p_event, shares
+
+
+def _assert_same(a, b) -> None:
+    assert type(a) is type(b) or isinstance(a, np.ndarray)
+    if isinstance(a, tuple):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _assert_same(x, y)
+    else:
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.fixture(params=[1, 2, 3])
+def rng(request) -> np.random.Generator:
+    return np.random.default_rng(request.param)
+
+
+def test_split_uniforms_cover_the_unit_interval(rng):
+    raw = np.array([0, 2**64 - 1, 2**32, 2**32 - 1], np.uint64)
+    hi, lo = reference.split_uniforms(raw)
+    assert hi.tolist() == [0.0, 1 - 2**-32, 2**-32, 0.0]
+    assert lo.tolist() == [0.0, 1 - 2**-32, 0.0, 1 - 2**-32]
+    hi, lo = reference.split_uniforms(rng.integers(0, 2**64, 200_000, dtype=np.uint64))
+    assert abs(hi.mean() - 0.5) < 0.005 and abs(lo.mean() - 0.5) < 0.005
+    assert abs(np.corrcoef(hi, lo)[0, 1]) < 0.01
+
+
+def test_census(rng):
+    r = _rows(rng, 5000, 300)
+    out_np = reference.census(r["state"], r["group"], 300)
+    out_nb = compiled.census(r["state"], r["group"], 300)
+    _assert_same(out_np, out_nb)
+    r0, e0, i0, s0, held = out_nb
+    assert held.sum() == e0.size == np.count_nonzero(r["state"] == EXPLOITED)
+    assert (r["state"][r0] == RECRUITED).all() and (r["state"][i0] == IDENTIFIED).all()
+    assert (r["state"][s0] == SUPPORTED).all()
+
+
+def _detect_args(rng, r, n_groups: int):
+    e0 = np.flatnonzero(r["state"] == EXPLOITED)
+    ge = rng.integers(0, n_groups, e0.size)
+    p_ident, p_event, shares = _detection_tables(rng)
+    hit = rng.random(n_groups) < 0.2
+    police = hit & (rng.random(n_groups) < 0.6)
+    dead = hit & ~police | (hit & (rng.random(n_groups) < 0.3))
+    return (e0, ge, r["hazard_key"], r["birth_month"], -150, p_ident, p_event, shares, r["raw"], hit, police, dead, 0.7)
+
+
+def test_detect(rng):
+    r = _rows(rng, 20000, 400)
+    args = _detect_args(rng, r, 400)
+    ident, leave, channel = compiled.detect(*args)
+    _assert_same(reference.detect(*args), (ident, leave, channel))
+    assert ident.any() and leave.any() and (channel == 0).any() and (channel > 1).any()
+    assert not (ident & leave).any()
+
+
+def test_identified_counts_and_user_candidates(rng):
+    r = _rows(rng, 20000, 400)
+    args = _detect_args(rng, r, 400)
+    e0, ge = args[0], args[1]
+    ident, _, channel = reference.detect(*args)
+    _assert_same(reference.identified_counts(e0, ge, r["cell"], ident, channel, 400, N_STATES * NF),
+                 compiled.identified_counts(e0, ge, r["cell"], ident, channel, 400, N_STATES * NF))
+    cut = rng.random(N_STATES) * 0.3
+    cut[:3] = -1.0
+    out_np = reference.user_report_candidates(e0, ident, r["form"], r["member_state"], r["raw"], cut, N_STATES)
+    out_nb = compiled.user_report_candidates(e0, ident, r["form"], r["member_state"], r["raw"], cut, N_STATES)
+    _assert_same(out_np, out_nb)
+    assert out_nb[0].size > 0 and out_nb[3].sum() > out_nb[0].size
+
+
+def test_move_on_changes_the_same_rows(rng):
+    r = _rows(rng, 20000, 400)
+    e0 = np.flatnonzero(r["state"] == EXPLOITED)
+    ident = rng.random(e0.size) < 0.1
+    leave = ~ident & (rng.random(e0.size) < 0.1)
+    lists = [np.flatnonzero(r["state"] == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED)]
+    rates = rng.random(N_STATES), rng.random(N_STATES) * 0.3, rng.random(N_STATES) * 0.3
+    results, arrays = [], []
+    for module in (reference, compiled):
+        a = {k: r[k].copy() for k in ("state", "state_since", "exploited_since", "months_exploited", "group")}
+        results.append(module.move_on(a["state"], a["state_since"], a["exploited_since"], a["months_exploited"], a["group"],
+                                      r["cell"], r["member_state"], *lists, ident, leave, r["raw"], *rates, 120,
+                                      N_STATES * NF))
+        arrays.append(a)
+    _assert_same(results[0], results[1])
+    for k in arrays[0]:
+        np.testing.assert_array_equal(arrays[0][k], arrays[1][k], err_msg=k)
+    flows = results[1][2]
+    assert flows.shape == (6, N_STATES * NF) and (flows.sum(axis=1) > 0).all()
+
+
+def test_row_helpers(rng):
+    r = _rows(rng, 5000, 300)
+    for n in (0, 10, 10**6):
+        _assert_same(reference.first_free(r["state"], n), compiled.first_free(r["state"], n))
+    r0, e0 = (np.flatnonzero(r["state"] == s) for s in (RECRUITED, EXPLOITED))
+    flag = np.append(rng.random(300) < 0.1, False)
+    _assert_same(reference.exploited_or_recruited_of(r["group"], r0, e0, flag),
+                 compiled.exploited_or_recruited_of(r["group"], r0, e0, flag))
+
+
+@pytest.mark.parametrize("scenario", ["baseline.toml", "combined.toml", "joint_investigations.toml"])
+def test_whole_runs_are_identical(scenario):
+    """Every recorded indicator of every month, numpy against numba, same seed."""
+    sc = load(SCENARIOS / scenario).with_params(scale=0.1)
+    data = {}
+    for name in ("numpy", "numba"):
+        model = TraffickingModel(sc, seed=11, kernels=name)
+        assert model.kernels.__name__.endswith("reference" if name == "numpy" else "compiled")
+        model.run()
+        data[name] = model.recorder.data
+    assert data["numpy"]["registered"].sum() > 0
+    for key, arr in data["numpy"].items():
+        np.testing.assert_array_equal(arr, data["numba"][key], err_msg=key)
+
+
+def test_backend_choice(monkeypatch):
+    monkeypatch.delenv("THBSIM_KERNELS", raising=False)
+    assert kernels.load("auto") is compiled
+    assert kernels.load("numpy") is reference
+    monkeypatch.setenv("THBSIM_KERNELS", "numpy")
+    assert kernels.load("auto") is reference
+    assert kernels.load("numba") is compiled  # an explicit choice wins over the environment
+    monkeypatch.setenv("THBSIM_KERNELS", "fortran")
+    with pytest.raises(ValueError, match="THBSIM_KERNELS.*'fortran'"):
+        kernels.load("auto")
+    with pytest.raises(ValueError, match="kernels must be one of auto, numpy, numba, not 'cuda'"):
+        kernels.load("cuda")
+    monkeypatch.delenv("THBSIM_KERNELS")
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    assert kernels.load("auto") is reference
+    with pytest.raises(ImportError, match=r"pip install \"thbsim\[fast\]\""):
+        kernels.load("numba")
