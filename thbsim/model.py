@@ -54,6 +54,8 @@ POLICY_ARRAYS = {
 }
 """The mechanisms levers and shocks may change; restored to the baseline at the start of every month."""
 POLICE_DISMANTLING_MONTHS = 6
+COMPACT_ABOVE = 1.25
+"""Rows are compacted when the rows in use exceed this multiple of the victims (groups) they hold."""
 """A group dismantled within this many months of an investigation was broken up by the police,
 who then find its victims; the victims of a group that fell apart on its own are released."""
 
@@ -185,6 +187,7 @@ class TraffickingModel(mesa.Model):
         n = self.geo.n_states
         rec = self.recorder
         state, grp_v = v.state, v.group
+        self._compact_rows(t)
         # 1. levers and shocks act on the mechanisms (policy arrays start from the baseline each month)
         self._restore_policy()
         self.lever_cost[:] = 0.0
@@ -260,7 +263,7 @@ class TraffickingModel(mesa.Model):
         self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (found_by_cell.reshape(n, NF) / np.maximum(exploited, 1.0))
 
         # 7. justice: verdicts and decisions on earlier cases, then new suspects
-        prosecuted, convicted = enf.courts(g, self._cross_border_boost(e0, ge, u))
+        prosecuted, convicted, orphan_prosecuted, orphan_convicted = enf.courts(g, self._cross_border_boost(e0, ge, u))
         suspects = enf.investigate(g, investigated, t)
         # 8. finance
         frozen = self.finance.freeze(g, investigated, enf.finance_rate, enf.freeze_share, self.streams["finance"])
@@ -324,8 +327,8 @@ class TraffickingModel(mesa.Model):
         rec["registered", t] = registered
         suspects_ms = by_ms(suspects)
         rec["suspects", t] = suspects_ms
-        rec["prosecutions", t] = by_ms(prosecuted)
-        rec["convictions", t] = by_ms(convicted)
+        rec["prosecutions", t] = by_ms(prosecuted) + orphan_prosecuted
+        rec["convictions", t] = by_ms(convicted) + orphan_convicted
         rec["user_suspects", t] = user_s
         rec["user_prosecutions", t] = user_p
         rec["user_convictions", t] = user_c
@@ -367,6 +370,27 @@ class TraffickingModel(mesa.Model):
         rec["lever_cost", t] = self.lever_cost
         self.t += 1
         self.running = self.t < len(self.months)  # mesa's batch_run stops at the end of the horizon
+
+    def _compact_rows(self, t: int) -> None:
+        """Drop the rows of victims and groups that left, when they have come to outnumber the living
+        by ``COMPACT_ABOVE`` (after the warm-up's early fall): per-row work follows the living."""
+        v, g = self.victims, self.groups
+        if v.used > 1024 and v.used > COMPACT_ABOVE * self._stocks[1:].sum():
+            v.compact()
+        u = g.used
+        if u < 256:
+            return
+        # rows still needed: living groups, groups whose victims are dealt with this month, groups that
+        # hold victims (in transit or exploited); identified and supported victims lose their group's row
+        holding = (v.state == RECRUITED) | (v.state == EXPLOITED)
+        named = np.bincount(v.group[holding], minlength=u)[:u] > 0
+        keep = np.flatnonzero(g.alive[:u] | (g.died[:u] >= t - 1) | named
+                              | (g.pending_decision[:u] > 0) | (g.pending_trial[:u] > 0))
+        if u > COMPACT_ABOVE * keep.size:
+            new_row = g.compact(keep)
+            g.compacted_at, g.last_compaction = t, new_row
+            in_system = v.group >= 0
+            v.group[in_system] = new_row[v.group[in_system]]
 
     def _relocate(self, t: int, r0: np.ndarray, e0: np.ndarray) -> dict:
         """Groups that move take their victims (in transit and exploited) along; returns the moves as flows."""

@@ -92,6 +92,17 @@ class Victims:
             setattr(self, "_" + name, new)
         self.capacity = capacity
 
+    def compact(self) -> None:
+        """Move the rows of victims in the system to the front, in order (rows become reusable
+        from the end: memory and every per-row pass follow the victims in the system)."""
+        keep = np.flatnonzero(self.state != FREE)
+        k = keep.size
+        for name in _FIELDS:
+            arr = getattr(self, "_" + name)
+            arr[:k] = arr[keep]
+            arr[k:self.used] = -1 if name == "group" else 0
+        self.used = k
+
     def release(self, rows: np.ndarray) -> None:
         """Mark rows as exited (recyclable)."""
         self._state[rows] = FREE

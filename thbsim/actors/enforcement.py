@@ -69,6 +69,10 @@ class Enforcement:
         # users' justice pipeline, per member state
         self.user_pending_decision = np.zeros(n, np.int64)
         self.user_pending_trial = np.zeros(n, np.int64)
+        # cases of dismantled groups, per member state: once its group is gone a case no longer
+        # needs the group's row (a sum of binomials with one probability is one binomial)
+        self.orphan_decision = np.zeros(n, np.int64)
+        self.orphan_trial = np.zeros(n, np.int64)
         self._tables_for: object = None
 
     # -- detection table -------------------------------------------------------
@@ -119,10 +123,15 @@ class Enforcement:
         groups.pending_decision[rows] += suspects[rows]
         return suspects
 
-    def courts(self, groups, boost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Prosecution decisions and verdicts with geometric lags; convicted members leave."""
+    def courts(self, groups, boost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Prosecution decisions and verdicts with geometric lags; convicted members leave.
+
+        Returns prosecutions and convictions per group, and per member state those of cases whose
+        group has been dismantled (pooled per member state, which frees the group's row).
+        """
         p, rng = self.p, self.rng_justice
         u = groups.used
+        self._pool_orphans(groups)
         prosecuted, convicted = np.zeros(u, np.int64), np.zeros(u, np.int64)
         # only groups with cases in the pipeline draw, and each second stage only where the first
         # gave cases (a binomial with n = 0 draws nothing, so the draws are those of every row)
@@ -147,7 +156,26 @@ class Enforcement:
         leaving = rng.binomial(convicted[rows], 1 - p["police.detention"])
         members = groups.members[rows]
         groups.members[rows] = members - np.minimum(leaving, members)
-        return prosecuted, convicted
+        decided = rng.binomial(self.orphan_decision, 1 / p["justice.prosecution_lag"])
+        orphan_prosecuted = rng.binomial(decided, self.prosecution_rate)
+        verdicts = rng.binomial(self.orphan_trial, 1 / p["justice.trial_lag"])
+        orphan_convicted = rng.binomial(verdicts, self.conviction_rate)
+        self.orphan_decision -= decided
+        self.orphan_trial += orphan_prosecuted - verdicts
+        return prosecuted, convicted, orphan_prosecuted, orphan_convicted
+
+    def _pool_orphans(self, groups) -> None:
+        """Move the pending cases of dismantled groups to their member state's pool."""
+        u = groups.used
+        rows = np.flatnonzero(~groups.alive[:u] & ((groups.pending_decision[:u] > 0) | (groups.pending_trial[:u] > 0)))
+        if rows.size == 0:
+            return
+        n = self.orphan_decision.size
+        ms = groups.member_state[rows]
+        self.orphan_decision += np.bincount(ms, weights=groups.pending_decision[rows], minlength=n).astype(np.int64)
+        self.orphan_trial += np.bincount(ms, weights=groups.pending_trial[rows], minlength=n).astype(np.int64)
+        groups.pending_decision[rows] = 0
+        groups.pending_trial[rows] = 0
 
     # -- users ------------------------------------------------------------------
     def prosecute_users(self, demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -37,14 +37,17 @@ class CrimeGroups:
         self.raid_hazard = np.zeros(capacity)  # last month's investigation hazard, what groups expect
         # the month's ledger, per group, for the stock-flow identity
         self.ledger = {k: np.zeros(capacity) for k in ("opening", "profit", "spending", "frozen", "closing")}
+        self.compacted_at, self.last_compaction = -1, None  # month and new row of every old row (tests follow rows)
         self.ref_revenue = reference_revenue(p)
         self.recruit_cost = p["money.recruit_cost_months"] * self.ref_revenue
 
     # -- rows -------------------------------------------------------------------
+    ROW_ARRAYS = ("alive", "member_state", "form", "members", "assets", "held", "born", "died", "investigated_at",
+                  "pending_decision", "pending_trial", "raid_hazard")
+
     def _grow(self, need: int) -> None:
         cap = max(need, int(self.capacity * 1.5))
-        for name in ("alive", "member_state", "form", "members", "assets", "held", "born", "died", "investigated_at",
-                     "pending_decision", "pending_trial", "raid_hazard"):
+        for name in self.ROW_ARRAYS:
             old = getattr(self, name)
             new = np.zeros(cap, old.dtype)
             new[: old.size] = old
@@ -79,6 +82,23 @@ class CrimeGroups:
         self.investigated_at[rows] = -(10**6)
         self.raid_hazard[rows] = 0.0
         return rows
+
+    def compact(self, keep: np.ndarray) -> np.ndarray:
+        """Move the rows in ``keep`` (ascending) to the front, in order; returns, for every old row
+        and one more (for -1), its new row or -1. The month's ledger moves with its rows."""
+        k = keep.size
+        for name in self.ROW_ARRAYS:
+            arr = getattr(self, name)
+            arr[:k] = arr[keep]
+            arr[k:self.used] = 0
+        self.investigated_at[k:self.used] = -(10**6)
+        for arr in self.ledger.values():
+            arr[:k] = arr[keep]
+            arr[k:self.used] = 0.0
+        new_row = np.full(self.used + 1, -1, np.int64)
+        new_row[keep] = np.arange(k)
+        self.used = k
+        return new_row
 
     def view(self, name: str) -> np.ndarray:
         return getattr(self, name)[: self.used]
