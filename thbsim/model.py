@@ -378,7 +378,7 @@ class TraffickingModel(mesa.Model):
         if v.used > 1024 and v.used > COMPACT_ABOVE * self._stocks[1:].sum():
             v.compact()
         u = g.used
-        if u < 256:
+        if u < 256 or u <= COMPACT_ABOVE * np.count_nonzero(g.alive[:u]):  # every living group keeps its row
             return
         # rows still needed: living groups, groups whose victims are dealt with this month, groups that
         # hold victims (in transit or exploited); identified and supported victims lose their group's row
