@@ -19,14 +19,20 @@ population stays stationary; counts per state are recorded each month with
 ``agents.groupby("state").count()``. Only the victims are modelled here: no crime groups,
 demand, justice or money, which thbsim's step also does, so the comparison flatters Mesa.
 
-The module also holds the worker function of the sweep benchmark (``sweep_run``): Mesa sets
-the ``spawn`` start method, so a worker must be importable from a module.
+The module also holds the worker functions of the sweep benchmark (``warm_worker``, ``sweep_run``):
+Mesa sets the ``spawn`` start method, so a worker must be importable from a module; and the
+process warm-up shared by bench/run.py and bench/baseline.py (``warm_up``): it loads thbsim's
+kernels (thbsim/kernels: numpy, or numba compiled and cached on disk) into a process before
+anything is timed, so their one-off load is reported apart and not counted in a model's time.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import time
 from pathlib import Path
+from types import ModuleType
 
 import mesa
 import numpy as np
@@ -150,17 +156,20 @@ class ReferenceModel(mesa.Model):
         self.t += 1
 
 
-def reference_benchmark(scale: float = 1.0, seed: int = 1, warmup: int | None = None, months: int = 12) -> dict:
+def reference_benchmark(scale: float = 1.0, seed: int = 1, warmup: int | None = None, months: int = 12,
+                        kernels: str = "auto") -> dict:
     """Time thbsim and the Mesa reference on the same victims over the same months, in this process.
 
-    A thbsim model is run through its warm-up (to the scenario's ``output_from``); the Mesa
-    reference starts from its victims; then ``months`` months of each are timed.
+    The process is warmed up first (``warm_up``: thbsim's kernels loaded). A thbsim model is run
+    through its warm-up (to the scenario's ``output_from``); the Mesa reference starts from its
+    victims; then ``months`` months of each are timed.
     """
     from thbsim.model import TraffickingModel
     from thbsim.scenario import load
 
+    warm = warm_up(kernels)
     scenario = load(SCENARIO).with_params(scale=scale)
-    tm = TraffickingModel(scenario, seed=seed)
+    tm = TraffickingModel(scenario, seed=seed, kernels=kernels)
     warmup = tm.month_index(scenario.output_from) if warmup is None else warmup
     months = min(months, len(tm.months) - warmup)
     for _ in range(warmup):
@@ -175,6 +184,7 @@ def reference_benchmark(scale: float = 1.0, seed: int = 1, warmup: int | None = 
         ref.step()
     ref_s = time.perf_counter() - t0
 
+    before = kernel_signatures(tm.kernels)
     t0 = time.perf_counter()
     for _ in range(months):
         tm.step()
@@ -191,29 +201,95 @@ def reference_benchmark(scale: float = 1.0, seed: int = 1, warmup: int | None = 
         "thbsim_s": thb_s, "thbsim_agent_steps": thb_steps,
         "thbsim_ns_per_agent_step": thb_s / thb_steps * 1e9,
         "thbsim_identified": float(tm.recorder.data["identified"][window].sum()),
+        "thbsim_kernels": kernels_name(tm.kernels), "thbsim_kernel_load_s": warm["kernel_load_s"],
+        "thbsim_kernels_loaded_while_timed": newly_loaded(before, tm.kernels),
     }
 
 
-# ---------------------------------------------------------------------------- sweep worker
-def warm_worker(pause: float) -> int:
-    """Import what a run needs and hold the worker a moment (so every worker of a pool gets one)."""
-    import os
+# ---------------------------------------------------------------------------- process warm-up
+WARM_SCALE = 0.01
+"""Scale of the tiny model of the warm-up (a few hundred victims)."""
+_WARM: dict[str, dict] = {}
 
-    import thbsim.model  # noqa: F401
+
+def kernels_name(module: ModuleType) -> str:
+    """"numba" or "numpy": which implementation a kernel module (``model.kernels``) is."""
+    return "numba" if module.__name__.endswith(".compiled") else "numpy"
+
+
+def kernel_signatures(module: ModuleType) -> dict[str, int]:
+    """Signatures loaded or compiled so far per numba kernel of ``module`` (none for numpy)."""
+    return {name: len(f.signatures) for name, f in vars(module).items() if hasattr(f, "signatures")}
+
+
+def newly_loaded(before: dict[str, int], module: ModuleType) -> list[str]:
+    """The kernels of ``module`` loaded or compiled since ``before`` (``kernel_signatures``): none if warm."""
+    return sorted(name for name, n in kernel_signatures(module).items() if n > before.get(name, 0))
+
+
+def warm_up(kernels: str = "auto") -> dict:
+    """Load thbsim's kernels into this process before anything is timed (once per process and kernels).
+
+    Imports the kernel module, then runs a tiny model (scale ``WARM_SCALE``) through the whole
+    horizon twice: a few months would not call every kernel (some run only once groups are
+    dismantled or users report). ``kernel_load_s`` is the one-off cost per process: the import
+    plus the first tiny run minus the second (with numba: importing numba and loading each kernel
+    from its on-disk cache, or compiling it when there is none; with numpy: first-call costs only).
+    """
+    from thbsim.kernels import load as load_kernels
+
+    t0 = time.perf_counter()
+    module = load_kernels(kernels)
+    import_s = time.perf_counter() - t0
+    name = kernels_name(module)
+    if name in _WARM:
+        return _WARM[name]
+
+    from thbsim.model import TraffickingModel
+    from thbsim.scenario import load
+
+    scenario = load(SCENARIO).with_params(scale=WARM_SCALE)
+    runs = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        TraffickingModel(scenario, seed=1, kernels=name).run()
+        runs.append(time.perf_counter() - t0)
+    gc.collect()
+    numba_version = None
+    if name == "numba":
+        import numba
+
+        numba_version = numba.__version__
+    _WARM[name] = {
+        "kernels": name, "numba_version": numba_version, "warm_scale": WARM_SCALE, "import_s": import_s,
+        "first_run_s": runs[0], "second_run_s": runs[1], "kernel_load_s": max(import_s + runs[0] - runs[1], 0.0),
+        "kernels_loaded": sorted(k for k, n in kernel_signatures(module).items() if n),
+    }
+    return _WARM[name]
+
+
+# ---------------------------------------------------------------------------- sweep worker
+def warm_worker(pause: float, kernels: str) -> dict:
+    """Warm a worker (``warm_up`` with ``kernels``, which ``run_one`` then gets through THBSIM_KERNELS)
+    and hold it a moment, so every worker of a pool gets one."""
     import thbsim.results  # noqa: F401
 
+    os.environ["THBSIM_KERNELS"] = kernels
+    warm = warm_up(kernels)
     time.sleep(pause)
-    return os.getpid()
+    return {"pid": os.getpid(), "kernels": warm["kernels"], "kernel_load_s": warm["kernel_load_s"]}
 
 
-def sweep_run(job: tuple[float, int, int]) -> dict:
-    """One replicate through ``thbsim.results.run_one`` (model run and tidy table), in a worker process."""
-    import os
+def sweep_run(job: tuple[float, int, int, str]) -> dict:
+    """One replicate through ``thbsim.results.run_one`` (model run and tidy table), in a worker process.
 
+    ``run_one`` builds its model with ``kernels="auto"``: the job's kernels reach it through THBSIM_KERNELS.
+    """
     from thbsim.results import run_one
     from thbsim.scenario import load
 
-    scale, seed, replicate = job
+    scale, seed, replicate, kernels = job
+    os.environ["THBSIM_KERNELS"] = kernels
     scenario = load(SCENARIO).with_params(scale=scale)
     t0 = time.perf_counter()
     table = run_one(scenario, seed, replicate)

@@ -1,17 +1,33 @@
-"""Benchmark suite of thbsim: speed, scaling, memory, a Mesa reference and sweep throughput.
+"""Benchmark suite of thbsim: speed, scaling, memory, kernels, a Mesa reference and sweep throughput.
 
-Run by hand: ``python bench/run.py [--quick] [--skip-parallel] [--out docs]``. It prints what
-it measures and writes ``performance.json`` and ``performance.md`` to ``--out``. It asserts
-nothing: the last table compares the measured values with the targets of the performance
+Run by hand: ``python bench/run.py [--quick] [--skip-parallel] [--kernels auto|numpy|numba] [--out docs]``.
+It prints what it measures and writes ``performance.json`` and ``performance.md`` to ``--out``. It
+asserts nothing: the last table compares the measured values with the targets of the performance
 issue and says pass or FAIL.
 
-1. full-scale baseline: scale 1, the whole horizon (warm-up included) with the in-step
+``--kernels`` picks the implementation of the monthly victim pass (thbsim/kernels) for every
+measurement but part 3: "numpy" (the reference), "numba" (compiled; the ``fast`` extra) or "auto"
+(numba when installed, unless THBSIM_KERNELS says otherwise). It is resolved once here and passed
+on by name to the fresh processes, the Mesa comparison and the sweep workers; both give the same
+results for a seed, only the time differs.
+
+Warm-up: every process that times the model first loads the kernels (``warm_up`` in
+bench/mesa_reference.py: imports them and runs a tiny model through the whole horizon twice).
+With numba the first call of each kernel in a process loads it from numba's on-disk cache
+(~0.3 s in all) or compiles it (several seconds) when there is no cache: a one-off per process
+that is reported as "one-off kernel load per process" and not counted in the model times.
+
+1. full-scale baseline: scale 1, the whole horizon (warm-up months included) with the in-step
    recording of indicators; the tidy results table (``results_table()``) is timed apart;
-   memory is measured in a fresh subprocess (peak RSS minus RSS after imports);
+   memory is measured in a fresh subprocess (peak RSS minus RSS after imports, numba included;
+   what the warm-up leaves counts as model memory);
 2. scaling: scale 1, 4 and 16 (quick: 0.25, 1 and 4), each run in its own subprocess;
-3. costs in units of one numpy PCG64 uniform draw, measured in the same run;
-4. a reference model in idiomatic Mesa (bench/mesa_reference.py) on the same victims;
-5. sweep throughput: full-scale runs per hour with 1 and 2 worker processes.
+3. kernels: the model time with kernels=numpy and with kernels=numba, each run in its own
+   subprocess, at scale 1 and 16 (quick: 1 and 4), with the check that both give the same results;
+4. costs in units of one numpy PCG64 uniform draw, measured in the same run;
+5. a reference model in idiomatic Mesa (bench/mesa_reference.py) on the same victims, at
+   scale 1 (~27,000 victims) and scale 4 (~110,000 victims);
+6. sweep throughput: full-scale runs per hour with 1 and 2 worker processes.
 
 A victim-agent-step is one victim in the system for one month: the sum over months of the
 stocks ``victims_recruited``, ``victims_exploited``, ``victims_identified`` and ``victims_supported``.
@@ -21,16 +37,23 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # bench.mesa_reference, also in the --child processes
+    sys.path.insert(0, str(ROOT))
+KERNELS = ("auto", "numpy", "numba")
+Say = Callable[[str], None]
 SCENARIO = ROOT / "scenarios" / "baseline.toml"
 STOCKS = ("victims_recruited", "victims_exploited", "victims_identified", "victims_supported")
 MESA_QUOTE = "1,600-3,000 ns measured for idiomatic Mesa 3.5"
@@ -51,18 +74,41 @@ def _status_mb(field: str) -> float:
 
 
 # ---------------------------------------------------------------------------- one run in a fresh process
-def child_run(scale: float, seed: int) -> dict:
-    """One full run (build, every month, results table) with its times and memory; run in a fresh process."""
+def results_digest(model) -> str:
+    """A digest of every recorded indicator array: equal digests, equal results."""
+    import numpy as np
+
+    h = hashlib.sha256()
+    for name in sorted(model.recorder.data):
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(model.recorder.data[name]).tobytes())
+    return h.hexdigest()[:16]
+
+
+def child_run(scale: float, seed: int, kernels: str) -> dict:
+    """One full run (build, every month, results table) with its times and memory; run in a fresh process.
+
+    The process is warmed up first (``warm_up``), so the one-off kernel load is not in the times.
+    """
+    import gc
+
     import numpy as np  # noqa: F401  (imports are counted in the RSS after imports)
 
+    from bench.mesa_reference import kernel_signatures, kernels_name, newly_loaded, warm_up
+    from thbsim.kernels import load as load_kernels
     from thbsim.model import TraffickingModel
     from thbsim.scenario import load
 
+    load_kernels(kernels)  # imports numba when it runs: a library, counted with the imports
     rss_imports = _status_mb("VmRSS")
+    warm = warm_up(kernels)
+    gc.collect()
+    rss_warm = _status_mb("VmRSS")
     scenario = load(SCENARIO).with_params(scale=scale)
     t0 = time.perf_counter()
-    model = TraffickingModel(scenario, seed=seed)
+    model = TraffickingModel(scenario, seed=seed, kernels=kernels)
     t1 = time.perf_counter()
+    before = kernel_signatures(model.kernels)
     model.run()
     t2 = time.perf_counter()
     hwm_run = _status_mb("VmHWM")
@@ -72,11 +118,16 @@ def child_run(scale: float, seed: int) -> dict:
     agent_steps = sum(float(model.recorder.data[s].sum()) for s in STOCKS)
     groups = getattr(model, "groups", None)
     return {
-        "scale": scale, "seed": seed, "months": len(model.months),
+        "scale": scale, "seed": seed, "months": len(model.months), "kernels": kernels_name(model.kernels),
+        "numba_version": warm["numba_version"], "kernel_load_s": warm["kernel_load_s"], "warm_up": warm,
+        "kernels_loaded_while_timed": newly_loaded(before, model.kernels),
         "build_s": t1 - t0, "run_s": t2 - t1, "wall_s": t2 - t0, "table_s": t3 - t2,
         "agent_steps": agent_steps, "ns_per_agent_step": (t2 - t0) / agent_steps * 1e9,
+        "results_digest": results_digest(model),
         "table_rows": len(table), "table_mb": table.memory_usage(deep=True).sum() / 2**20,
-        "rss_after_imports_mb": rss_imports, "peak_rss_run_mb": hwm_run, "peak_rss_mb": hwm_all,
+        "rss_after_imports_mb": rss_imports, "rss_after_warm_up_mb": rss_warm,
+        "peak_rss_run_mb": hwm_run, "peak_rss_mb": hwm_all,
+        # model memory counts what the warm-up leaves (loaded kernels, caches) with the model
         "model_mb": hwm_all - rss_imports, "model_run_mb": hwm_run - rss_imports,
         "victim_rows": int(model.victims.used), "victims_mb": model.victims.nbytes() / 2**20,
         "group_rows": int(groups.used) if groups is not None else None,
@@ -84,12 +135,17 @@ def child_run(scale: float, seed: int) -> dict:
     }
 
 
-def run_in_subprocess(scale: float, seed: int) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", repr(scale), "--seed", str(seed)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+def run_in_subprocess(scale: float, seed: int, kernels: str) -> dict:
+    """``child_run`` in a fresh Python process with ``kernels`` (also set as THBSIM_KERNELS there)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", repr(scale), "--seed", str(seed), "--kernels", kernels]
+    env = dict(os.environ, THBSIM_KERNELS=kernels)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f"benchmark run at scale {scale:g} failed:\n{proc.stderr[-4000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise RuntimeError(f"benchmark run at scale {scale:g} with kernels={kernels} failed:\n{proc.stderr[-4000:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    if r["kernels"] != kernels:
+        raise RuntimeError(f"asked for kernels={kernels}, the run used {r['kernels']}")
+    return r
 
 
 # ---------------------------------------------------------------------------- parts
@@ -107,7 +163,15 @@ def pcg64_ns_per_draw(n: int = 10**7, repeats: int = 5) -> float:
     return best / n * 1e9
 
 
-def scaling(scales: tuple[float, ...], repeats: dict[float, int], again_below_s: float, say) -> dict[float, dict]:
+def describe_run(r: dict) -> str:
+    """One line on a ``child_run``: times, agent-steps, memory, kernels and their one-off load."""
+    late = r["kernels_loaded_while_timed"]
+    return (f"{r['wall_s']:6.2f} s model, {r['table_s']:5.2f} s table, {r['agent_steps']:>13,.0f} victim-agent-steps, "
+            f"{r['ns_per_agent_step']:6.0f} ns each, peak RSS {r['peak_rss_mb']:.0f} MB; kernels {r['kernels']}, "
+            f"one-off load {r['kernel_load_s']:.2f} s" + (f"; warning: loaded while timed: {', '.join(late)}" if late else ""))
+
+
+def scaling(scales: tuple[float, ...], repeats: dict[float, int], again_below_s: float, kernels: str, say: Say) -> dict[float, dict]:
     """Best-of-``repeats`` runs per scale, each in its own subprocess; the largest scale runs again only if fast."""
     out: dict[float, dict] = {}
     for scale in scales:
@@ -115,14 +179,13 @@ def scaling(scales: tuple[float, ...], repeats: dict[float, int], again_below_s:
         for i in range(repeats[scale]):
             if i > 0 and scale == scales[-1] and runs[0]["wall_s"] > again_below_s:
                 break
-            r = run_in_subprocess(scale, seed=1)
+            r = run_in_subprocess(scale, seed=1, kernels=kernels)
             runs.append(r)
-            say(f"  scale {scale:>5g}  run {i + 1}: {r['wall_s']:6.2f} s model, {r['table_s']:5.2f} s table, "
-                f"{r['agent_steps']:>13,.0f} victim-agent-steps, {r['ns_per_agent_step']:6.0f} ns each, "
-                f"peak RSS {r['peak_rss_mb']:.0f} MB")
+            say(f"  scale {scale:>5g}  run {i + 1}: {describe_run(r)}")
         best = dict(min(runs, key=lambda r: r["wall_s"]))
         best["runs"] = len(runs)
         best["wall_s_all"] = [r["wall_s"] for r in runs]
+        best["kernel_load_s_all"] = [r["kernel_load_s"] for r in runs]
         # memory: the largest of the fresh processes
         for k in ("peak_rss_mb", "model_mb", "model_run_mb", "peak_rss_run_mb"):
             best[k] = max(r[k] for r in runs)
@@ -130,17 +193,62 @@ def scaling(scales: tuple[float, ...], repeats: dict[float, int], again_below_s:
     return out
 
 
-def mesa_comparison(months: int, repeats: int, say) -> dict:
+KERNEL_RUN_KEYS = ("wall_s", "build_s", "run_s", "agent_steps", "ns_per_agent_step", "results_digest", "peak_rss_mb",
+                   "model_mb", "kernel_load_s", "kernels_loaded_while_timed")
+
+
+def kernels_comparison(scales: tuple[float, ...], repeats: dict[float, int], say: Say) -> dict:
+    """Model time with kernels=numpy and kernels=numba at each scale, best of ``repeats`` fresh subprocesses each.
+
+    The two sides alternate, so a change of load on the machine hits both alike; numba's side is
+    left out when numba is not installed.
+    """
+    from thbsim.kernels import numba_available
+
+    sides = ("numpy", "numba") if numba_available() else ("numpy",)
+    if len(sides) == 1:
+        say("  numba not installed: numpy only")
+    rows = []
+    for scale in scales:
+        runs: dict[str, list[dict]] = {k: [] for k in sides}
+        for i in range(repeats[scale]):
+            for k in sides:
+                r = run_in_subprocess(scale, seed=1, kernels=k)
+                runs[k].append(r)
+                say(f"  scale {scale:>5g}  {k:5}  run {i + 1}: {describe_run(r)}")
+        row: dict = {"scale": scale, "runs": repeats[scale], "numpy": None, "numba": None, "numba_speedup": None,
+                     "same_agent_steps": None, "same_results": None}
+        for k, rs in runs.items():
+            best = min(rs, key=lambda r: r["wall_s"])
+            row[k] = {key: best[key] for key in KERNEL_RUN_KEYS} | {"wall_s_all": [r["wall_s"] for r in rs]}
+        if row["numba"] is not None:
+            npy, nba = row["numpy"], row["numba"]
+            row["numba_speedup"] = npy["wall_s"] / nba["wall_s"]
+            row["same_agent_steps"] = npy["agent_steps"] == nba["agent_steps"]
+            row["same_results"] = npy["results_digest"] == nba["results_digest"]
+            say(f"  scale {scale:>5g}: numpy {npy['wall_s']:.2f} s, numba {nba['wall_s']:.2f} s, "
+                f"numpy / numba {row['numba_speedup']:.2f}; same victim-agent-steps: "
+                f"{'yes' if row['same_agent_steps'] else 'NO'}, same indicators: {'yes' if row['same_results'] else 'NO'}")
+        rows.append(row)
+    return {"numba_installed": len(sides) == 2, "numba_version": numba_version(), "rows": rows}
+
+
+def mesa_comparison(scale: float, months: int, repeats: int, kernels: str, say: Say) -> dict:
+    """The Mesa reference against thbsim (with ``kernels``, warm) over the same months, best of ``repeats``."""
     from bench.mesa_reference import reference_benchmark
 
     runs = []
     for i in range(repeats):
-        r = reference_benchmark(scale=1.0, seed=1, months=months)
+        r = reference_benchmark(scale=scale, seed=1, months=months, kernels=kernels)
         runs.append(r)
-        say(f"  run {i + 1}: Mesa {r['mesa_ns_per_agent_step']:,.0f} ns, thbsim {r['thbsim_ns_per_agent_step']:,.0f} ns "
-            f"per agent-step ({r['agents_start']:,} victims, {r['months']} months from {r['start_month']})")
+        late = r["thbsim_kernels_loaded_while_timed"]
+        say(f"  scale {scale:g} run {i + 1}: Mesa {r['mesa_ns_per_agent_step']:,.0f} ns, thbsim "
+            f"{r['thbsim_ns_per_agent_step']:,.0f} ns per agent-step ({r['agents_start']:,} victims, {r['months']} months "
+            f"from {r['start_month']}; thbsim kernels {r['thbsim_kernels']})"
+            + (f"; warning: kernels loaded while timed: {', '.join(late)}" if late else ""))
     best = dict(min(runs, key=lambda r: r["mesa_ns_per_agent_step"]))
     best["thbsim_ns_per_agent_step"] = min(r["thbsim_ns_per_agent_step"] for r in runs)
+    best["runs"] = len(runs)
     best["mesa_ns_all"] = [r["mesa_ns_per_agent_step"] for r in runs]
     best["thbsim_ns_all"] = [r["thbsim_ns_per_agent_step"] for r in runs]
     best["speedup"] = best["mesa_ns_per_agent_step"] / best["thbsim_ns_per_agent_step"]
@@ -160,43 +268,46 @@ def cpu_seconds() -> tuple[float, float]:
     return busy, own
 
 
-def sweep(workers: int, n_runs: int, scale: float, seeds: list[int]) -> dict:
-    """Runs per hour of ``run_one`` with a warm pool of ``workers`` spawned processes."""
+def sweep(workers: int, n_runs: int, scale: float, seeds: list[int], kernels: str) -> dict:
+    """Runs per hour of ``run_one`` with a warm pool of ``workers`` spawned processes (kernels loaded)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from bench.mesa_reference import sweep_run, warm_worker
 
-    jobs = [(scale, seeds[i], i) for i in range(n_runs)]
+    jobs = [(scale, seeds[i], i, kernels) for i in range(n_runs)]
     busy0, own0 = cpu_seconds()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         t0 = time.perf_counter()
-        pids: set[int] = set()
-        for _ in range(5):  # until every worker has imported thbsim
-            pids |= set(pool.map(warm_worker, [1.0] * workers))
-            if len(pids) >= workers:
+        warm: dict[int, dict] = {}
+        for _ in range(5):  # until every worker has imported thbsim and loaded the kernels
+            warm |= {w["pid"]: w for w in pool.map(warm_worker, [1.0] * workers, [kernels] * workers)}
+            if len(warm) >= workers:
                 break
         startup = time.perf_counter() - t0
         t0 = time.perf_counter()
         results = list(pool.map(sweep_run, jobs))
         elapsed = time.perf_counter() - t0
     busy1, own1 = cpu_seconds()  # the pool's workers are reaped: their CPU time is in RUSAGE_CHILDREN
+    if {w["kernels"] for w in warm.values()} != {kernels}:
+        raise RuntimeError(f"asked the sweep workers for kernels={kernels}, they loaded {[w['kernels'] for w in warm.values()]}")
     return {
         "workers": workers, "runs": n_runs, "scale": scale, "elapsed_s": elapsed, "pool_startup_s": startup,
-        "warm_workers": len(pids), "run_s": [r["seconds"] for r in results],
+        "warm_workers": len(warm), "kernels": sorted({w["kernels"] for w in warm.values()}),
+        "kernel_load_s": [w["kernel_load_s"] for w in warm.values()], "run_s": [r["seconds"] for r in results],
         "runs_per_hour": 3600 * n_runs / elapsed,
         "other_processes_cpu_s": max(busy1 - busy0 - (own1 - own0), 0.0),
     }
 
 
-def best_sweep(workers: int, n_runs: int, scale: float, seeds: list[int], repeats: int, say) -> dict:
+def best_sweep(workers: int, n_runs: int, scale: float, seeds: list[int], repeats: int, kernels: str, say: Say) -> dict:
     """The best of ``repeats`` sweeps (a busy machine only slows a sweep down)."""
     tries = []
     for _ in range(repeats):
-        sw = sweep(workers, n_runs, scale, seeds)
+        sw = sweep(workers, n_runs, scale, seeds, kernels)
         tries.append(sw)
         say(f"  {workers} worker{'s' if workers > 1 else ''}: {sw['elapsed_s']:.1f} s, "
-            f"{sw['runs_per_hour']:,.0f} runs per hour (pool start-up {sw['pool_startup_s']:.1f} s, "
+            f"{sw['runs_per_hour']:,.0f} runs per hour (pool start-up with warm-up {sw['pool_startup_s']:.1f} s, "
             f"runs {', '.join(f'{x:.1f}' for x in sw['run_s'])} s; other processes used {sw['other_processes_cpu_s']:.1f} "
             "CPU-s meanwhile)")
     best = dict(max(tries, key=lambda sw: sw["runs_per_hour"]))
@@ -206,6 +317,16 @@ def best_sweep(workers: int, n_runs: int, scale: float, seeds: list[int], repeat
 
 
 # ---------------------------------------------------------------------------- report
+def numba_version() -> str | None:
+    """The installed numba's version, or None."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("numba")
+    except PackageNotFoundError:
+        return None
+
+
 def machine_info() -> dict:
     import mesa
     import numpy as np
@@ -224,12 +345,13 @@ def machine_info() -> dict:
     return {
         "platform": platform.platform(), "cpu": cpu, "logical_cpus": os.cpu_count(), "usable_cpus": usable,
         "memory_gb": round(mem_gb, 1) if mem_gb else None, "python": platform.python_version(),
-        "numpy": np.__version__, "mesa": mesa.__version__, "pandas": pd.__version__,
+        "numpy": np.__version__, "mesa": mesa.__version__, "pandas": pd.__version__, "numba": numba_version(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
     }
 
 
 def git_info() -> dict:
+    """The commit benchmarked and whether thbsim/ has changes not committed."""
     def git(*args: str) -> str:
         try:
             return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
@@ -241,7 +363,8 @@ def git_info() -> dict:
 
 
 def targets(res: dict) -> list[dict]:
-    def row(name, value, fmt, ok):
+    """The targets of the performance issue against the measured values: pass, FAIL or n/a."""
+    def row(name: str, value: float | None, fmt: str, ok: Callable[[float], bool]) -> dict:
         return {"target": name, "value": value, "shown": "not measured" if value is None else fmt.format(value),
                 "status": "n/a" if value is None else ("pass" if ok(value) else "FAIL")}
 
@@ -257,37 +380,126 @@ def targets(res: dict) -> list[dict]:
     ]
 
 
+def kernels_label(res: dict) -> str:
+    """``numba 0.68.1`` or ``numpy``: the kernels every measurement but the kernels comparison ran."""
+    return f"numba {res['numba_version']}" if res["kernels"] == "numba" else res["kernels"]
+
+
+def kernels_markdown(kc: dict) -> list[str]:
+    """Section 3: model time with the numpy and with the numba kernels."""
+    lines = [
+        "## 3. Kernels: numpy reference against numba",
+        "",
+        "The monthly victim pass in plain numpy (`thbsim/kernels/reference.py`, the reference) and fused into loops by "
+        "numba (`thbsim/kernels/compiled.py`); the two give the same results for a seed, bit for bit. Model time at "
+        "each scale with `kernels=\"numpy\"` and with `kernels=\"numba\"`, each run in its own fresh subprocess after "
+        "the process warm-up (the one-off kernel load of each side's process is shown apart), the two sides alternating"
+        + (f"; numba {kc['numba_version']}." if kc["numba_installed"] else "."),
+        "",
+    ]
+    if not kc["numba_installed"]:
+        lines += ["numba not installed (`pip install \"thbsim[fast]\"`): numpy only.", ""]
+    lines += ["| scale | runs | victim-agent-steps | numpy model time | numba model time | numpy / numba | "
+              "ns per agent-step, numpy / numba | one-off kernel load, numpy / numba | same victim-agent-steps | "
+              "same indicators |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in kc["rows"]:
+        npy, nba = r["numpy"], r["numba"]
+        if nba is None:
+            lines.append(f"| {r['scale']:g} | best of {r['runs']} | {npy['agent_steps']:,.0f} | {npy['wall_s']:.2f} s | "
+                         f"numba not installed | | {npy['ns_per_agent_step']:.0f} / - | {npy['kernel_load_s']:.2f} s / - | | |")
+            continue
+        lines.append(
+            f"| {r['scale']:g} | best of {r['runs']} | {npy['agent_steps']:,.0f} | {npy['wall_s']:.2f} s | {nba['wall_s']:.2f} s | "
+            f"**{r['numba_speedup']:.2f}** | {npy['ns_per_agent_step']:.0f} / {nba['ns_per_agent_step']:.0f} | "
+            f"{npy['kernel_load_s']:.2f} s / {nba['kernel_load_s']:.2f} s | {'yes' if r['same_agent_steps'] else 'NO'} | "
+            f"{'yes' if r['same_results'] else 'NO'} |")
+    if kc["numba_installed"]:
+        lines += ["", "Same indicators: every recorded indicator array of the two runs is equal (a SHA-256 digest of them)."]
+    return lines
+
+
+def mesa_markdown(res: dict) -> list[str]:
+    """Section 4: the Mesa reference at each scale, then the details at scale 1."""
+    ref = res["mesa_reference"]
+    lines = [
+        "## 4. Mesa reference (bench/mesa_reference.py)",
+        "",
+        "One `mesa.Agent` per victim applying thbsim's victim transitions with thbsim's probabilities, scheduled with "
+        "`model.agents.shuffle_do(\"step\")`, counts per state recorded each month with `agents.groupby(\"state\")"
+        ".count()`, recruits replacing the expected outflow. It starts from the victims of a thbsim model after its "
+        "warm-up months and is timed against thbsim (warm, kernels " + kernels_label(res) + ") over the same months, "
+        "in the same process. It models victims only (no groups, raids, demand, justice or money), so it flatters Mesa.",
+        "",
+        "| scale | victims (start) | months | runs | Mesa ns per agent-step | thbsim ns per agent-step | Mesa / thbsim |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in res["mesa_reference_by_scale"]:
+        lines.append(f"| {r['scale']:g} | {r['agents_start']:,} | {r['months']} from {r['start_month']} | best of {r['runs']} | "
+                     f"{r['mesa_ns_per_agent_step']:,.0f} | {r['thbsim_ns_per_agent_step']:,.0f} | **{r['speedup']:.1f}x** |")
+    lines += [
+        "",
+        "Details at scale 1:",
+        "",
+        "| quantity | value |",
+        "|---|---|",
+        f"| victims (start / end) | {ref['agents_start']:,} / {ref['agents_end']:,} |",
+        f"| months | {ref['months']} from {ref['start_month']} |",
+        f"| Mesa reference | {ref['mesa_ns_per_agent_step']:,.0f} ns per agent-step ({MESA_QUOTE}) |",
+        f"| thbsim, same months | {ref['thbsim_ns_per_agent_step']:,.0f} ns per agent-step |",
+        f"| identifications in these months | Mesa {ref['mesa_identified']:,} (no raids); thbsim "
+        f"{ref['thbsim_identified']:,.0f} (police raids included) |",
+        f"| victims' detection strata agree with thbsim's hazard keys | {'yes' if ref['hazard_keys_match_thbsim'] else 'NO'} |",
+        f"| speed ratio | **{res['speedup_vs_mesa']:.1f}x** |",
+    ]
+    return lines
+
+
 def markdown(res: dict) -> str:
-    m, b, ref = res["machine"], res["baseline"], res["mesa_reference"]
+    """performance.md from the results."""
+    m, b = res["machine"], res["baseline"]
     lo, hi = res["scales"][0], res["scales"][-1]
+    loads = res["kernel_load_s_all"]
     lines = [
         "# thbsim performance",
         "",
-        f"*Written by `python bench/run.py{' --quick' if res['mode'] == 'quick' else ''}` on {res['date']}; "
+        f"*Written by `python bench/run.py{' --quick' if res['mode'] == 'quick' else ''}"
+        f"{'' if res['kernels_requested'] == 'auto' else ' --kernels ' + res['kernels_requested']}` on {res['date']}; "
         "do not edit by hand.*",
         "",
         f"thbsim {res['thbsim_version']} (commit {res['git']['commit']}"
-        f"{', thbsim/ modified' if res['git']['thbsim_modified'] else ''}), mode **{res['mode']}**; "
-        f"{m['cpu']}, {m['usable_cpus']} usable CPUs, {m['memory_gb']} GB; Python {m['python']}, numpy {m['numpy']}, "
-        f"Mesa {m['mesa']}, pandas {m['pandas']}; load average at start {m['load_average_at_start']}.",
+        f"{', thbsim/ modified' if res['git']['thbsim_modified'] else ''}), mode **{res['mode']}**, "
+        f"kernels **{kernels_label(res)}**; {m['cpu']}, {m['usable_cpus']} usable CPUs, {m['memory_gb']} GB; "
+        f"Python {m['python']}, numpy {m['numpy']}, Mesa {m['mesa']}, pandas {m['pandas']}; "
+        f"load average at start {m['load_average_at_start']}.",
         "",
         "A victim-agent-step is one victim in the system (recruited, exploited, identified or supported) for one "
-        "month. Model time is building the model plus running every month, warm-up included, with the in-step "
-        "recording of indicators; the tidy results table is timed apart. Costs in draws divide by the time of one "
-        f"numpy PCG64 uniform draw measured in the same run: **{res['pcg64_ns_per_draw']:.2f} ns**.",
+        "month. Model time is building the model plus running every month, the model's warm-up months included, with "
+        "the in-step recording of indicators; the tidy results table is timed apart. Costs in draws divide by the "
+        f"time of one numpy PCG64 uniform draw measured in the same run: **{res['pcg64_ns_per_draw']:.2f} ns**.",
+        "",
+        f"Kernels. The monthly victim pass runs in numpy or in numba-compiled kernels (`thbsim/kernels`, same results); "
+        f"`--kernels {res['kernels_requested']}` ran **{res['kernels']}** in every measurement but section 3, which "
+        "compares the two. Warm-up: each process that times the model first loads the kernels (it imports them and "
+        f"runs a tiny model, scale {res['warm_scale']:g}, through the whole horizon twice), so the one-off load is not in "
+        "the model times. With numba this one-off is importing numba and loading each compiled kernel from numba's "
+        "on-disk cache (or compiling it, several seconds, when there is no cache); with numpy only first-call costs. "
+        f"One-off kernel load per process: **{res['kernel_load_s']:.2f} s** (median of {len(loads)} fresh processes, "
+        f"{min(loads):.2f}-{max(loads):.2f} s; the import plus the first tiny run minus the second).",
         "",
         "## 1. Full-scale baseline (scale 1)",
         "",
         "| quantity | value |",
         "|---|---|",
         f"| model time (build + run) | {b['wall_s']:.2f} s (build {b['build_s']:.2f} s; best of {b['runs']}) |",
+        f"| one-off kernel load in this process (not in the model time) | {b['kernel_load_s']:.2f} s ({b['kernels']}) |",
         f"| results table (`results_table()`) | {b['table_s']:.2f} s, {b['table_rows']:,} rows, {b['table_mb']:.0f} MB |",
         f"| months | {b['months']} |",
         f"| victim-agent-steps | {b['agent_steps']:,.0f} |",
         f"| average cost per victim-agent-step | {res['ns_per_agent_step']:.0f} ns = "
         f"{res['draws_per_agent_step']:.1f} PCG64 draws |",
-        f"| peak RSS | {b['peak_rss_mb']:.0f} MB (after imports {b['rss_after_imports_mb']:.0f} MB) |",
-        f"| model memory (peak RSS minus RSS after imports) | {b['model_mb']:.0f} MB; "
+        f"| peak RSS | {b['peak_rss_mb']:.0f} MB (after imports {b['rss_after_imports_mb']:.0f} MB, after the warm-up "
+        f"{b['rss_after_warm_up_mb']:.0f} MB) |",
+        f"| model memory (peak RSS minus RSS after imports, numba included) | {b['model_mb']:.0f} MB; "
         f"{b['model_run_mb']:.0f} MB before the results table is built |",
         f"| victim rows / crime-group rows | {b['victim_rows']:,} ({b['victims_mb']:.1f} MB) / {b['group_rows']:,} |",
         f"| recorder arrays | {b['recorder_mb']:.1f} MB |",
@@ -310,30 +522,12 @@ def markdown(res: dict) -> str:
         f"**{res['marginal_ns_per_agent_step']:.0f} ns = {res['marginal_draws_per_agent_step']:.1f} PCG64 draws**; "
         f"time ratios {res['time_ratio_4x']:.2f} (4x) and {res['time_ratio_16x']:.2f} (16x).",
         "",
-        "## 3. Mesa reference (bench/mesa_reference.py)",
-        "",
-        "One `mesa.Agent` per victim applying thbsim's victim transitions with thbsim's probabilities, scheduled with "
-        "`model.agents.shuffle_do(\"step\")`, counts per state recorded each month with `agents.groupby(\"state\")"
-        ".count()`, recruits replacing the expected outflow. It starts from the victims of a thbsim model after its "
-        "warm-up and is timed against thbsim over the same months, in the same process. It models victims only "
-        "(no groups, raids, demand, justice or money), so it flatters Mesa.",
-        "",
-        "| quantity | value |",
-        "|---|---|",
-        f"| victims (start / end) | {ref['agents_start']:,} / {ref['agents_end']:,} |",
-        f"| months | {ref['months']} from {ref['start_month']} |",
-        f"| Mesa reference | {ref['mesa_ns_per_agent_step']:,.0f} ns per agent-step ({MESA_QUOTE}) |",
-        f"| thbsim, same months | {ref['thbsim_ns_per_agent_step']:,.0f} ns per agent-step |",
-        f"| identifications in these months | Mesa {ref['mesa_identified']:,} (no raids); thbsim "
-        f"{ref['thbsim_identified']:,.0f} (police raids included) |",
-        f"| victims' detection strata agree with thbsim's hazard keys | {'yes' if ref['hazard_keys_match_thbsim'] else 'NO'} |",
-        f"| speed ratio | **{res['speedup_vs_mesa']:.1f}x** |",
-        "",
-        "## 4. Sweep throughput (full-scale `run_one`, warm process pool)",
-        "",
     ]
+    lines += kernels_markdown(res["kernels_comparison"]) + [""] + mesa_markdown(res) + [""]
+    lines += ["## 5. Sweep throughput (full-scale `run_one`, warm process pool)", ""]
     if res["sweep"]:
-        lines += ["| workers | runs | elapsed | runs per hour | seconds per run (in the worker) | pool start-up | "
+        lines += ["Each worker is warmed up (kernels loaded) before the timed runs; the pool start-up includes it.", "",
+                  "| workers | runs | elapsed | runs per hour | seconds per run (in the worker) | pool start-up | "
                   "CPU used by other processes meanwhile |", "|---|---|---|---|---|---|---|"]
         for sw in res["sweep"]:
             lines.append(f"| {sw['workers']} | {sw['runs']} | {sw['elapsed_s']:.1f} s | {sw['runs_per_hour']:,.0f} "
@@ -348,8 +542,9 @@ def markdown(res: dict) -> str:
               f"CPU-seconds of the machine meanwhile (load average {m['load_average_at_start']} at start, "
               f"{m['load_average_at_end']} at the end): a busy machine slows the timings down, the parallel ones most."]
     if res["mode"] == "quick":
-        lines += ["", f"Quick mode: scaling at scales {', '.join(f'{s:g}' for s in res['scales'])}, single runs, "
-                  "fewer Mesa months and sweep runs; the ratios are those of these scales."]
+        kscales = ", ".join(f"{r['scale']:g}" for r in res["kernels_comparison"]["rows"])
+        lines += ["", f"Quick mode: scaling at scales {', '.join(f'{s:g}' for s in res['scales'])}, kernels at scales "
+                  f"{kscales}, single runs, fewer Mesa months and sweep runs; the ratios are those of these scales."]
     return "\n".join(lines) + "\n"
 
 
@@ -359,17 +554,25 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fast smoke mode: scales 0.25/1/4, single runs, fewer runs")
     ap.add_argument("--skip-parallel", action="store_true", help="skip the sweep throughput with worker processes")
     ap.add_argument("--out", default=str(ROOT / "docs"), help="directory for performance.json and performance.md")
+    ap.add_argument("--kernels", choices=KERNELS, default="auto",
+                    help="kernels of the victim pass in every measurement but the kernels comparison (default: auto, "
+                         "numba when installed unless THBSIM_KERNELS says otherwise)")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
-        print(json.dumps(child_run(args.child, args.seed)))
+        print(json.dumps(child_run(args.child, args.seed, args.kernels)))
         return
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
 
     import thbsim
+    from bench.mesa_reference import WARM_SCALE, kernels_name
+    from thbsim.kernels import load as load_kernels
     from thbsim.rng import replicate_seeds
+
+    try:  # resolved once: every measurement then asks for these kernels by name
+        kernels = kernels_name(load_kernels(args.kernels))
+    except ImportError as e:
+        ap.error(str(e))
 
     def say(msg: str = "") -> None:
         print(msg, flush=True)
@@ -380,16 +583,20 @@ def main() -> None:
     base = 0.25 if quick else 1.0
     scales = (base, 4 * base, 16 * base)
     res: dict = {"mode": "quick" if quick else "full", "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-                 "thbsim_version": thbsim.__version__, "machine": machine_info(), "git": git_info()}
+                 "thbsim_version": thbsim.__version__, "machine": machine_info(), "git": git_info(),
+                 "kernels_requested": args.kernels, "kernels": kernels,
+                 "numba_version": numba_version() if kernels == "numba" else None, "warm_scale": WARM_SCALE}
     say(f"thbsim {res['thbsim_version']} benchmark ({res['mode']}), {res['machine']['cpu']}, "
         f"{res['machine']['usable_cpus']} CPUs, load {res['machine']['load_average_at_start']}")
+    say(f"kernels: {kernels_label(res)} (--kernels {args.kernels}); every process warms up (kernels loaded, tiny model "
+        f"at scale {WARM_SCALE:g} run twice) before timing")
 
     res["pcg64_ns_per_draw"] = draw = pcg64_ns_per_draw()
     say(f"PCG64: {draw:.3f} ns per uniform draw (Generator(PCG64()).random(10**7), best of 5)")
 
     say(f"scaling: scales {', '.join(f'{s:g}' for s in scales)}, each run in a fresh subprocess")
     repeats = dict.fromkeys(scales, 1 if quick else 2)
-    runs = scaling(scales, repeats, again_below_s=60.0, say=say)
+    runs = scaling(scales, repeats, again_below_s=60.0, kernels=kernels, say=say)
     res["scales"] = list(scales)
     res["scaling"] = [runs[s] for s in scales]
     lo, mid, hi = (runs[s] for s in scales)
@@ -407,15 +614,29 @@ def main() -> None:
         f"time ratios {res['time_ratio_4x']:.2f} / {res['time_ratio_16x']:.2f}")
     say(f"  memory at full scale: peak RSS {b['peak_rss_mb']:.0f} MB, model {b['model_mb']:.0f} MB "
         f"({b['model_run_mb']:.0f} MB before the results table)")
+    res["kernel_load_s_all"] = loads = [x for s in scales for x in runs[s]["kernel_load_s_all"]]
+    res["kernel_load_s"] = statistics.median(loads)
+    say(f"  one-off kernel load per process ({kernels}, not in the model times): median {res['kernel_load_s']:.2f} s "
+        f"({min(loads):.2f}-{max(loads):.2f} s over {len(loads)} processes)")
 
-    months = 4 if quick else 12
-    say(f"Mesa reference: {months} months at the full-scale population, against thbsim on the same months")
-    ref = res["mesa_reference"] = mesa_comparison(months, 1 if quick else 2, say)
+    kscales = (1.0, 4.0) if quick else (1.0, 16.0)
+    krepeats = {1.0: 1 if quick else 2, kscales[1]: 1}
+    say(f"kernels: numpy against numba at scales {', '.join(f'{s:g}' for s in kscales)}, each run in a fresh subprocess")
+    res["kernels_comparison"] = kernels_comparison(kscales, krepeats, say)
+
+    mesa_plan = ((1.0, 4 if quick else 12), (4.0, 3 if quick else 6))  # (scale, months)
+    say(f"Mesa reference at scales {', '.join(f'{s:g} ({m} months)' for s, m in mesa_plan)}, "
+        "against thbsim on the same months")
+    res["mesa_reference_by_scale"] = [mesa_comparison(s, m, 1 if quick else 2, kernels, say) for s, m in mesa_plan]
+    ref = res["mesa_reference"] = res["mesa_reference_by_scale"][0]
     res["speedup_vs_mesa"] = ref["speedup"]
-    say(f"  Mesa reference {ref['mesa_ns_per_agent_step']:,.0f} ns per agent-step ({MESA_QUOTE}); "
-        f"thbsim {ref['thbsim_ns_per_agent_step']:,.0f} ns; speed ratio {ref['speedup']:.1f}x")
-    if not ref["hazard_keys_match_thbsim"]:
-        say("  warning: the reference's detection strata differ from thbsim's stored hazard keys")
+    res["speedup_vs_mesa_by_scale"] = {f"{r['scale']:g}": r["speedup"] for r in res["mesa_reference_by_scale"]}
+    for r in res["mesa_reference_by_scale"]:
+        say(f"  scale {r['scale']:g}, {r['agents_start']:,} victims: Mesa reference {r['mesa_ns_per_agent_step']:,.0f} ns "
+            f"per agent-step; thbsim {r['thbsim_ns_per_agent_step']:,.0f} ns; speed ratio {r['speedup']:.1f}x")
+        if not r["hazard_keys_match_thbsim"]:
+            say("  warning: the reference's detection strata differ from thbsim's stored hazard keys")
+    say(f"  ({MESA_QUOTE})")
 
     res["sweep"] = []
     res["runs_per_hour_1_worker"] = res["runs_per_hour_2_workers"] = res["parallel_efficiency"] = None
@@ -424,7 +645,7 @@ def main() -> None:
         seeds = replicate_seeds(load_seed(), n_runs)
         say(f"sweep: {n_runs} full-scale runs of run_one with 1 and with 2 worker processes, best of {1 if quick else 2}")
         for workers in (1, 2):
-            res["sweep"].append(best_sweep(workers, n_runs, 1.0, seeds, 1 if quick else 2, say))
+            res["sweep"].append(best_sweep(workers, n_runs, 1.0, seeds, 1 if quick else 2, kernels, say))
         r1, r2 = (sw["runs_per_hour"] for sw in res["sweep"])
         res["runs_per_hour_1_worker"], res["runs_per_hour_2_workers"] = r1, r2
         res["parallel_efficiency"] = r2 / (2 * r1)
@@ -446,6 +667,7 @@ def main() -> None:
 
 
 def load_seed() -> int:
+    """The baseline scenario's root seed."""
     from thbsim.scenario import load
 
     return load(SCENARIO).seed
