@@ -177,7 +177,7 @@ class TraffickingModel(mesa.Model):
         recruiting (prevention, awareness) makes each recruit dearer."""
         rec = self.recruitment
         ratio = self.p["recruit.success"] / np.maximum(rec.mean_success, 1e-9)
-        return np.tile(self.groups.recruit_cost, self.geo.n_states) * ratio
+        return (self.groups.recruit_cost[None, :] * ratio.reshape(-1, NF)).ravel()
 
     def month_index(self, period: str) -> int:
         return int((pd.Period(period, "M") - self.months[0]).n)
