@@ -84,6 +84,7 @@ class TraffickingModel(mesa.Model):
         self.geo = geo = geography()
         self.months = pd.period_range(scenario.start, scenario.end, freq="M")
         self.t = 0
+        self.warmup_months = max(0, int((pd.Period(scenario.output_from, "M") - self.months[0]).n))
         n = geo.n_states
         self.population_share = geo.population_m[:n] / geo.population_m[:n].sum()
 
@@ -373,7 +374,13 @@ class TraffickingModel(mesa.Model):
 
     def _compact_rows(self, t: int) -> None:
         """Drop the rows of victims and groups that left, when they have come to outnumber the living
-        by ``COMPACT_ABOVE`` (after the warm-up's early fall): per-row work follows the living."""
+        by ``COMPACT_ABOVE`` (the warm-up's early fall): per-row work follows the living.
+
+        Only during the warm-up (before ``output_from``): a scenario whose levers start later then
+        keeps the baseline's rows, and with them its per-row draws (common random numbers).
+        """
+        if t >= self.warmup_months:
+            return
         v, g = self.victims, self.groups
         if v.used > 1024 and v.used > COMPACT_ABOVE * self._stocks[1:].sum():
             v.compact()
