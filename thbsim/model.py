@@ -54,10 +54,10 @@ POLICY_ARRAYS = {
 }
 """The mechanisms levers and shocks may change; restored to the baseline at the start of every month."""
 POLICE_DISMANTLING_MONTHS = 6
-COMPACT_ABOVE = 1.25
-"""Rows are compacted when the rows in use exceed this multiple of the victims (groups) they hold."""
 """A group dismantled within this many months of an investigation was broken up by the police,
 who then find its victims; the victims of a group that fell apart on its own are released."""
+COMPACT_ABOVE = 1.25
+"""In the warm-up, rows are compacted when the rows in use exceed this multiple of the rows still needed."""
 
 
 class TraffickingModel(mesa.Model):

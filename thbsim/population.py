@@ -103,11 +103,6 @@ class Victims:
             arr[k:self.used] = -1 if name == "group" else 0
         self.used = k
 
-    def release(self, rows: np.ndarray) -> None:
-        """Mark rows as exited (recyclable)."""
-        self._state[rows] = FREE
-        self._group[rows] = -1
-
     def field(self, name: str) -> np.ndarray:
         """The full backing array of a field (for writes into freshly allocated rows)."""
         return getattr(self, "_" + name)
