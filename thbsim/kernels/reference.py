@@ -1,8 +1,8 @@
 """The victim pass in plain numpy: the reference every compiled kernel must match exactly.
 
 Each function is one block of the monthly step over victim rows. None draws random numbers:
-the uniforms (one or two per row and month) are drawn by the model and passed in, so a
-compiled kernel given the same inputs returns the same outputs, bit for bit.
+the model draws one 64-bit word per row and month (two 32-bit uniforms, ``split_uniforms``)
+and passes it in, so a compiled kernel given the same inputs returns the same outputs, bit for bit.
 """
 
 from __future__ import annotations
