@@ -10,6 +10,7 @@ the environment variable ``THBSIM_KERNELS`` (``numpy`` or ``numba``) overrides `
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from types import ModuleType
 
