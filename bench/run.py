@@ -1,4 +1,4 @@
-"""Benchmark suite of thbsim: speed, scaling, memory, kernels, a Mesa reference and sweep throughput.
+"""Benchmark suite of thbsim: speed, scaling, memory, kernels, a Mesa reference, sweep throughput, a profile.
 
 Run by hand: ``python bench/run.py [--quick] [--skip-parallel] [--kernels auto|numpy|numba] [--out docs]``.
 It prints what it measures and writes ``performance.json`` and ``performance.md`` to ``--out``. It
@@ -27,7 +27,9 @@ that is reported as "one-off kernel load per process" and not counted in the mod
 4. costs in units of one numpy PCG64 uniform draw, measured in the same run;
 5. a reference model in idiomatic Mesa (bench/mesa_reference.py) on the same victims, at
    scale 1 (~27,000 victims) and scale 4 (~110,000 victims);
-6. sweep throughput: full-scale runs per hour with 1 and 2 worker processes.
+6. sweep throughput: full-scale runs per hour with 1 and 2 worker processes;
+7. a profile (cProfile) of the months after the warm-up at scale 1 and 16 (quick: 0.25 and 4):
+   the month's time by function called from ``TraffickingModel.step``, to show what to optimise next.
 
 A victim-agent-step is one victim in the system for one month: the sum over months of the
 stocks ``victims_recruited``, ``victims_exploited``, ``victims_identified`` and ``victims_supported``.
@@ -146,6 +148,84 @@ def run_in_subprocess(scale: float, seed: int, kernels: str) -> dict:
     if r["kernels"] != kernels:
         raise RuntimeError(f"asked for kernels={kernels}, the run used {r['kernels']}")
     return r
+
+
+def _callee_label(func: tuple[str, int, str]) -> str:
+    """A readable name for a cProfile function key: thbsim's path from the package, or the built-in's name."""
+    path, _, name = func
+    if "thbsim" in path:
+        return f"{path[path.rindex('thbsim'):].removeprefix('thbsim/')}:{name}"
+    if path == "~":
+        return name.strip("<>").replace("method ", "").replace("built-in ", "")
+    return f"{Path(path).name}:{name}"
+
+
+def child_profile(scale: float, seed: int, kernels: str) -> dict:
+    """Where a month's time goes: cProfile of the months after the warm-up, by function called from ``step``."""
+    import cProfile
+    import pstats
+
+    from bench.mesa_reference import kernels_name, warm_up
+    from thbsim.model import TraffickingModel
+    from thbsim.scenario import load
+
+    warm_up(kernels)
+    scenario = load(SCENARIO).with_params(scale=scale)
+    model = TraffickingModel(scenario, seed=seed, kernels=kernels)
+    first = model.month_index(scenario.output_from)
+    for _ in range(first):
+        model.step()
+    prof = cProfile.Profile()
+    t0 = time.perf_counter()
+    prof.enable()
+    while model.t < len(model.months):
+        model.step()
+    prof.disable()
+    elapsed = time.perf_counter() - t0
+    months = len(model.months) - first
+    stats = pstats.Stats(prof).stats
+    step = next(k for k in stats if k[2] == "step" and k[0].replace("\\", "/").endswith("thbsim/model.py"))
+    step_total, step_own = stats[step][3], stats[step][2]
+    callees = {}
+    for func, (_, _, _, _, callers) in stats.items():
+        if step in callers:
+            callees[_callee_label(func)] = callees.get(_callee_label(func), 0.0) + callers[step][3]
+    victims = sum(float(model.recorder.data[s][first:].sum()) for s in STOCKS) / months
+    return {"scale": scale, "kernels": kernels_name(model.kernels), "months": months, "first_month": str(model.months[first]),
+            "victims_per_month": victims, "ms_per_month_profiled": elapsed / months * 1e3,
+            "step_ms_per_month": step_total / months * 1e3, "step_own_ms_per_month": step_own / months * 1e3,
+            "callees_ms_per_month": {k: v / months * 1e3 for k, v in sorted(callees.items(), key=lambda kv: -kv[1])}}
+
+
+def profile_in_subprocess(scale: float, seed: int, kernels: str) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--profile-child", repr(scale), "--seed", str(seed),
+           "--kernels", kernels]
+    env = dict(os.environ, THBSIM_KERNELS=kernels)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"profile at scale {scale:g} failed:\n{proc.stderr[-4000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def profile_markdown(profiles: list[dict], top: int = 14) -> list[str]:
+    """Section 6: the month's time by function called from ``step``, at each profiled scale."""
+    lines = ["## 6. Where a month's time goes (cProfile)", "",
+             "The months after the warm-up, under cProfile (which adds its own cost to every call, so small calls look "
+             "dearer than they are), split by the functions `TraffickingModel.step` calls; \"step itself\" is the "
+             "array work written inline in `step` (exploitation money, recording). Milliseconds per month.", ""]
+    for pr in profiles:
+        lines += [f"Scale {pr['scale']:g} ({pr['kernels']} kernels): {pr['months']} months from {pr['first_month']}, "
+                  f"{pr['victims_per_month']:,.0f} victims a month, {pr['step_ms_per_month']:.2f} ms a month under the "
+                  f"profiler.", "", "| called from `step` | ms per month | share |", "|---|---|---|"]
+        rows = list(pr["callees_ms_per_month"].items())
+        shown = rows[:top]
+        rest = sum(v for _, v in rows[top:])
+        total = pr["step_ms_per_month"]
+        for name, ms in shown:
+            lines.append(f"| `{name}` | {ms:.3f} | {ms / total:.0%} |")
+        lines.append(f"| {len(rows) - len(shown)} other functions | {rest:.3f} | {rest / total:.0%} |")
+        lines += [f"| step itself | {pr['step_own_ms_per_month']:.3f} | {pr['step_own_ms_per_month'] / total:.0%} |", ""]
+    return lines
 
 
 # ---------------------------------------------------------------------------- parts
@@ -536,6 +616,8 @@ def markdown(res: dict) -> str:
         lines += ["", f"Parallel efficiency, throughput(2) / (2 x throughput(1)): **{res['parallel_efficiency']:.0%}**."]
     else:
         lines.append("Not measured (`--skip-parallel`).")
+    if res.get("profile"):
+        lines += [""] + profile_markdown(res["profile"])
     lines += ["", "## Targets of the performance issue", "", "| target | measured | status |", "|---|---|---|"]
     lines += [f"| {t['target']} | {t['shown']} | {t['status']} |" for t in res["targets"]]
     lines += ["", f"The benchmark took {res['benchmark_s']:.0f} s; other processes used {res['other_processes_cpu_s']:.0f} "
@@ -558,10 +640,14 @@ def main() -> None:
                     help="kernels of the victim pass in every measurement but the kernels comparison (default: auto, "
                          "numba when installed unless THBSIM_KERNELS says otherwise)")
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    ap.add_argument("--profile-child", type=float, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:
         print(json.dumps(child_run(args.child, args.seed, args.kernels)))
+        return
+    if args.profile_child is not None:
+        print(json.dumps(child_profile(args.profile_child, args.seed, args.kernels)))
         return
 
     import thbsim
@@ -650,6 +736,16 @@ def main() -> None:
         res["runs_per_hour_1_worker"], res["runs_per_hour_2_workers"] = r1, r2
         res["parallel_efficiency"] = r2 / (2 * r1)
         say(f"  parallel efficiency {res['parallel_efficiency']:.0%}")
+
+    pscales = (base, 16 * base)
+    say(f"profile: where a month's time goes at scales {', '.join(f'{x:g}' for x in pscales)} (cProfile, months after the warm-up)")
+    res["profile"] = []
+    for x in pscales:
+        pr = profile_in_subprocess(x, 1, kernels)
+        res["profile"].append(pr)
+        top = ", ".join(f"{k} {v:.2f}" for k, v in list(pr["callees_ms_per_month"].items())[:6])
+        say(f"  scale {x:g}: {pr['step_ms_per_month']:.2f} ms a month under the profiler; step itself "
+            f"{pr['step_own_ms_per_month']:.2f} ms; largest callees (ms): {top}")
 
     res["targets"] = targets(res)
     res["benchmark_s"] = time.perf_counter() - started
