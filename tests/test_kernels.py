@@ -79,8 +79,9 @@ def test_census(rng):
     out_np = reference.census(r["state"], r["group"], 300)
     out_nb = compiled.census(r["state"], r["group"], 300)
     _assert_same(out_np, out_nb)
-    r0, e0, i0, s0, held = out_nb
+    r0, e0, i0, s0, held, ge = out_nb
     assert held.sum() == e0.size == np.count_nonzero(r["state"] == EXPLOITED)
+    np.testing.assert_array_equal(ge, r["group"][e0])
     assert (r["state"][r0] == RECRUITED).all() and (r["state"][i0] == IDENTIFIED).all()
     assert (r["state"][s0] == SUPPORTED).all()
 

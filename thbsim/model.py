@@ -199,11 +199,10 @@ class TraffickingModel(mesa.Model):
         # start-of-month states: every transition below is computed from them, so a
         # victim changes state at most once a month
         u = g.used
-        r0, e0, i0, s0, held_start = kern.census(state, grp_v, u)
+        r0, e0, i0, s0, held_start, ge = kern.census(state, grp_v, u)
         # 2a. some groups move to the member state where their business pays best (last month's view)
         moved = self._relocate(t, r0, e0)
         exploited = self._exploited_start = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
-        ge = grp_v[e0]
         g.held[:u] = held_start
         g.held[:u][~g.alive[:u]] = 0  # victims of a dismantled group earn it nothing
 

@@ -54,9 +54,12 @@ def census(state, group, n_groups):
         ks += s == SUPPORTED
     # exploited victims per group, in two interleaved tallies (same reason)
     held = np.zeros((2, n_groups), np.int64)
+    ge = np.empty(ne, group.dtype)
     for k in range(ne):
-        held[k & 1, group[e0[k]]] += 1
-    return r0[:nr], e0[:ne], i0[:ni], s0[:ns], held[0] + held[1]
+        g = group[e0[k]]
+        ge[k] = g
+        held[k & 1, g] += 1
+    return r0[:nr], e0[:ne], i0[:ni], s0[:ns], held[0] + held[1], ge
 
 
 @jit

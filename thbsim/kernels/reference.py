@@ -24,10 +24,11 @@ def split_uniforms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def census(state: np.ndarray, group: np.ndarray, n_groups: int):
     """Rows by state at the start of the month (recruited, exploited, identified, supported),
-    and exploited victims per group."""
+    exploited victims per group, and the group of each exploited victim (``ge``, aligned with ``e0``)."""
     r0, e0, i0, s0 = (np.flatnonzero(state == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED))
-    held = np.bincount(group[e0], minlength=n_groups)[:n_groups]
-    return r0, e0, i0, s0, held
+    ge = group[e0]
+    held = np.bincount(ge, minlength=n_groups)[:n_groups]
+    return r0, e0, i0, s0, held, ge
 
 
 def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
