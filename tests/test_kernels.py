@@ -151,6 +151,29 @@ def test_row_helpers(rng):
                  compiled.exploited_or_recruited_of(r["group"], r0, e0, flag))
 
 
+def test_recruit_attributes(rng):
+    n_cells, n_strata, k = N_STATES * NF, 33 * 4, 5000
+    w = rng.random((n_cells, n_strata)) * (rng.random((n_cells, n_strata)) < 0.7)  # strata without weight too
+    w[5] = 0.0  # and a cell where nobody can be recruited
+    cdf = np.cumsum(w, axis=1) / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    sector_cdf = np.cumsum(rng.random((N_STATES, 10)), axis=1)
+    sector_cdf /= sector_cdf[:, -1:]
+    member_state = rng.integers(0, N_STATES, k).astype(np.int16)
+    form = rng.integers(0, NF, k).astype(np.int8)
+    n_lab = np.count_nonzero(form == 1)
+    args = (cdf, member_state, form, rng.random(k), rng.integers(12, 18, k), rng.integers(18, 46, k), sector_cdf,
+            rng.random(n_lab), rng.random(k), np.array([0.3, 0.1, 0.1]))
+    pool = rng.integers(0, 40, (33, 2, 2))
+    pools = [pool.copy(), pool.copy()]
+    out_np = reference.recruit_attributes(*args, pools[0], 2, 2, 1)
+    out_nb = compiled.recruit_attributes(*args, pools[1], 2, 2, 1)
+    _assert_same(out_np, out_nb)
+    np.testing.assert_array_equal(pools[0], pools[1])
+    assert (pools[0] == 0).any() and (pools[0] < pool).any() and (pools[0] >= 0).all()
+    origin, sex, years, sector, channel = out_nb
+    assert ((sector >= 0) == (form == 1)).all() and channel.any() and (years < 18).any() and (years >= 18).any()
+
+
 @pytest.mark.parametrize("scenario", ["baseline.toml", "combined.toml", "joint_investigations.toml"])
 def test_whole_runs_are_identical(scenario):
     """Every recorded indicator of every month, numpy against numba, same seed."""

@@ -94,8 +94,8 @@ class TraffickingModel(mesa.Model):
         self.demand.user_detection_per_year[:] = p["users.detection_per_year"]
         self.groups = CrimeGroups(p, n, self.streams["groups"])
         self.enforcement = Enforcement(p, geo, self.streams["justice"])
-        self.recruitment = Recruitment(p, geo, self.streams["recruitment"], self.streams["pools"])
         self.kernels = load_kernels(kernels)
+        self.recruitment = Recruitment(p, geo, self.streams["recruitment"], self.streams["pools"], self.kernels)
         self.victims = Victims(capacity=int(60000 * p["scale"]) + 1024, find_free=self.kernels.first_free)
         self.finance = Finance(p, n)
         self.ledger = CostLedger(p)

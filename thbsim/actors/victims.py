@@ -26,8 +26,11 @@ def stacked_choice(cdf: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarr
 
 
 class Recruitment:
-    def __init__(self, p, geo, rng: np.random.Generator, rng_pools: np.random.Generator) -> None:
+    def __init__(self, p, geo, rng: np.random.Generator, rng_pools: np.random.Generator, kernels=None) -> None:
+        from thbsim.kernels import reference
+
         self.p, self.geo, self.rng, self.rng_pools = p, geo, rng, rng_pools
+        self.kernels = kernels if kernels is not None else reference
         n_o = geo.n_origins
         base = geo.population_m * geo.propensity * p["pool.at_risk_per_million"] * p["scale"]
         sex = np.array([0.5, 0.5])
@@ -79,20 +82,16 @@ class Recruitment:
         """Attributes of one recruit per entry of ``member_state``/``form`` (call ``prepare`` first)."""
         rng = self.rng
         k = member_state.size
-        row = member_state.astype(np.int64) * len(FORMS) + form
-        stratum = stacked_choice(self.cdf, row, rng.random(k))
-        origin, rest = np.divmod(stratum, N_SEX * N_AGE)
-        sex, age = np.divmod(rest, N_AGE)
-        taken = np.bincount(stratum, minlength=self.pool.size).reshape(self.pool.shape)
-        np.subtract(self.pool, taken, out=self.pool)
-        np.maximum(self.pool, 0, out=self.pool)
-        years = np.where(age == 0, rng.integers(12, 18, k), rng.integers(18, 46, k))
+        # the uniforms first, in a fixed order; the kernel turns them into attributes
+        u_stratum = rng.random(k)
+        age_child, age_adult = rng.integers(12, 18, k), rng.integers(18, 46, k)
+        u_sector = rng.random(np.count_nonzero(form == LABOUR))
+        u_channel = rng.random(k)
         sector_cdf = np.cumsum(sector_capacity, axis=1)
         sector_cdf /= np.maximum(sector_cdf[:, -1:], 1e-300)
-        sector = np.full(k, -1, np.int64)
-        lab = np.flatnonzero(form == LABOUR)
-        sector[lab] = stacked_choice(sector_cdf, member_state[lab].astype(np.int64), rng.random(lab.size))
-        channel = (rng.random(k) < self.online_share[form]).astype(np.int8)
+        origin, sex, years, sector, channel = self.kernels.recruit_attributes(
+            self.cdf, member_state, form, u_stratum, age_child, age_adult, sector_cdf, u_sector, u_channel,
+            self.online_share, self.pool, N_SEX, N_AGE, LABOUR)
         return {"citizenship": origin, "sex": sex, "age_years": years, "member_state": member_state, "form": form,
                 "sector": sector, "channel": channel}
 

@@ -209,3 +209,52 @@ def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states):
         ms_out[j] = member_state[e0[cand[j]]]
         u_out[j] = _lo(raw[e0[cand[j]]])
     return cand, ms_out, u_out, n_cand
+
+
+@jit
+def _search_row(cdf, row, u):
+    """As ``_choice_in_row`` by bisection (rows are non-decreasing): the first category whose
+    offset cdf exceeds ``u + row``, at most the last."""
+    n_cat = cdf.shape[1]
+    x = u + row
+    lo, hi = 0, n_cat
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cdf[row, mid] + row <= x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return min(lo, n_cat - 1)
+
+
+@jit
+def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult, sector_cdf, u_sector, u_channel,
+                       online_share, pool, n_sex, n_age, labour):
+    k = member_state.size
+    n_forms = online_share.size
+    per_origin = n_sex * n_age
+    origin = np.empty(k, np.int64)
+    sex = np.empty(k, np.int64)
+    years = np.empty(k, np.int64)
+    sector = np.full(k, -1, np.int64)
+    channel = np.empty(k, np.int8)
+    flat_pool = pool.reshape(-1)
+    taken = np.zeros(flat_pool.size, np.int64)
+    j = 0
+    for i in range(k):
+        f = form[i]
+        ms = member_state[i]
+        stratum = _search_row(cdf, ms * n_forms + f, u_stratum[i])
+        taken[stratum] += 1
+        o, rest = divmod(stratum, per_origin)
+        s, a = divmod(rest, n_age)
+        origin[i] = o
+        sex[i] = s
+        years[i] = age_child[i] if a == 0 else age_adult[i]
+        if f == labour:
+            sector[i] = _search_row(sector_cdf, ms, u_sector[j])
+            j += 1
+        channel[i] = 1 if u_channel[i] < online_share[f] else 0
+    for s in range(flat_pool.size):
+        flat_pool[s] = max(flat_pool[s] - taken[s], 0)
+    return origin, sex, years, sector, channel

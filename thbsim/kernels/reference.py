@@ -13,7 +13,7 @@ from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
-           "user_report_candidates", "split_uniforms"]
+           "user_report_candidates", "recruit_attributes", "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -117,3 +117,29 @@ def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states: in
     u = split_uniforms(raw[e0[cand]])[1]
     keep = u < cut[ms]
     return cand[keep], ms[keep], u[keep], n_cand
+
+
+def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult, sector_cdf, u_sector, u_channel,
+                       online_share, pool, n_sex: int, n_age: int, labour: int):
+    """Attributes of one recruit per entry of ``member_state``/``form``, from uniforms drawn beforehand.
+
+    The stratum (origin x sex x age) comes from the cell's row of ``cdf`` (``u_stratum``), the age in
+    years from ``age_child`` or ``age_adult``, the labour sector from the member state's row of
+    ``sector_cdf`` (``u_sector``, one per labour recruit in order) and online recruitment from
+    ``u_channel``. The recruits leave their strata's pools (``pool`` changes in place, floored at 0).
+    Returns origin, sex, age in years, sector (-1 outside labour) and channel.
+    """
+    n_forms = online_share.size
+    row = member_state.astype(np.int64) * n_forms + form
+    stratum = stacked_choice(cdf, row, u_stratum)
+    origin, rest = np.divmod(stratum, n_sex * n_age)
+    sex, age = np.divmod(rest, n_age)
+    taken = np.bincount(stratum, minlength=pool.size).reshape(pool.shape)
+    np.subtract(pool, taken, out=pool)
+    np.maximum(pool, 0, out=pool)
+    years = np.where(age == 0, age_child, age_adult)
+    sector = np.full(member_state.size, -1, np.int64)
+    lab = np.flatnonzero(form == labour)
+    sector[lab] = stacked_choice(sector_cdf, member_state[lab].astype(np.int64), u_sector)
+    channel = (u_channel < online_share[form]).astype(np.int8)
+    return origin, sex, years, sector, channel
