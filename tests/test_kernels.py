@@ -174,6 +174,20 @@ def test_recruit_attributes(rng):
     assert ((sector >= 0) == (form == 1)).all() and channel.any() and (years < 18).any() and (years >= 18).any()
 
 
+def test_desired_recruits(rng):
+    from thbsim.actors.traffickers import DecisionParams
+
+    u = 3000
+    ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)
+    args = (rng.random(u) < 0.8, ms, form, rng.integers(0, 12, u), rng.normal(2e4, 3e4, u), rng.integers(0, 30, u),
+            rng.random(u) * 0.05, np.array([3000.0, 1500.0, 1000.0]), rng.random((N_STATES, NF)) * 4000,
+            rng.random((N_STATES, NF)) * 0.05, rng.random(N_STATES) * 0.3, rng.random(N_STATES) * 0.5,
+            rng.random(u) * 2000 + 100, DecisionParams(6.0, 0.8, 0.5, 0.3, 0.45, 1.0, 3.0, 0.2))
+    x, wanted = compiled.desired_recruits(*args)
+    _assert_same(reference.desired_recruits(*args), (x, wanted))
+    assert (x == 0).any() and (x > 0).any() and (wanted[~args[0]] == 0).all() and (wanted > 0).any()
+
+
 @pytest.mark.parametrize("scenario", ["baseline.toml", "combined.toml", "joint_investigations.toml"])
 def test_whole_runs_are_identical(scenario):
     """Every recorded indicator of every month, numpy against numba, same seed."""

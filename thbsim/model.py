@@ -92,9 +92,9 @@ class TraffickingModel(mesa.Model):
         self.demand = Demand(p, geo, self.streams["demand"])
         self.demand.offence[geo.state_mask(list(scenario.users_offence))] = True
         self.demand.user_detection_per_year[:] = p["users.detection_per_year"]
-        self.groups = CrimeGroups(p, n, self.streams["groups"])
-        self.enforcement = Enforcement(p, geo, self.streams["justice"])
         self.kernels = load_kernels(kernels)
+        self.groups = CrimeGroups(p, n, self.streams["groups"], kernels=self.kernels)
+        self.enforcement = Enforcement(p, geo, self.streams["justice"])
         self.recruitment = Recruitment(p, geo, self.streams["recruitment"], self.streams["pools"], self.kernels)
         self.victims = Victims(capacity=int(60000 * p["scale"]) + 1024, find_free=self.kernels.first_free)
         self.finance = Finance(p, n)

@@ -12,15 +12,37 @@ and the business pays.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from thbsim.geography import FORMS
 from thbsim.money import reference_revenue
 
 
+class DecisionParams(NamedTuple):
+    """The scalar parameters of the groups' recruitment decision (passed to the kernels as one value)."""
+
+    member_value_months: float
+    suspects_per_member: float
+    detention: float
+    investigate_on_identification: float
+    cost_share: float
+    risk_aversion: float
+    victims_per_member: float
+    adjust_rate: float
+
+
 class CrimeGroups:
-    def __init__(self, p, n_states: int, rng: np.random.Generator, capacity: int = 1024) -> None:
+    def __init__(self, p, n_states: int, rng: np.random.Generator, capacity: int = 1024, kernels=None) -> None:
+        from thbsim.kernels import reference
+
         self.p, self.rng, self.n_states = p, rng, n_states
+        self.kernels = kernels if kernels is not None else reference
+        self.decision = DecisionParams(
+            p["groups.member_value_months"], p["police.suspects_per_member"], p["police.detention"],
+            p["police.investigate_on_identification"], p["money.cost_share"], p["groups.risk_aversion"],
+            p["groups.victims_per_member"], p["groups.adjust_rate"])
         self.capacity = capacity
         self.used = 0
         self.alive = np.zeros(capacity, bool)
@@ -116,26 +138,12 @@ class CrimeGroups:
         where the expected loss counts the victim's replacement, members lost to
         investigations it triggers or to proactive raids, and assets frozen.
         """
-        p = self.p
         u = self.used
-        ms, form = self.member_state[:u], self.form[:u]
-        ref = self.ref_revenue[form]
-        members, assets, held = self.members[:u], np.maximum(self.assets[:u], 0.0), self.held[:u]
-        member_value = p["groups.member_value_months"] * ref
-        per_investigation = (
-            members * p["police.suspects_per_member"] * p["police.detention"] * member_value
-            + finance_rate[ms] * freeze_share[ms] * assets
-        )
-        lam = identification_hazard[ms, form]
-        loss_per_victim = lam * (cost_per_recruit + p["police.investigate_on_identification"] * per_investigation)
-        loss_per_victim += self.raid_hazard[:u] * per_investigation / np.maximum(held, 1)
-        margin = price[ms, form] - p["money.cost_share"] * ref - p["groups.risk_aversion"] * loss_per_victim
-        x = np.maximum(margin, 0.0) / ref
-        self.profitability = x
-        desired = members * p["groups.victims_per_member"] * x / (x + 0.25)
-        gap = np.maximum(desired - held, 0.0) * p["groups.adjust_rate"]
-        affordable = np.maximum(self.assets[:u], 0.0) / cost_per_recruit
-        return np.where(self.alive[:u], np.minimum(gap, affordable), 0.0)
+        self.profitability, wanted = self.kernels.desired_recruits(
+            self.alive[:u], self.member_state[:u], self.form[:u], self.members[:u], self.assets[:u], self.held[:u],
+            self.raid_hazard[:u], self.ref_revenue, price, identification_hazard, finance_rate, freeze_share,
+            cost_per_recruit, self.decision)
+        return wanted
 
     def relocate(self, margin: np.ndarray, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Some groups reconsider where to exploit: each draws a member state in proportion to its

@@ -258,3 +258,27 @@ def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult,
     for s in range(flat_pool.size):
         flat_pool[s] = max(flat_pool[s] - taken[s], 0)
     return origin, sex, years, sector, channel
+
+
+@jit
+def desired_recruits(alive, member_state, form, members, assets, held, raid_hazard, ref_revenue, price, ident_hazard,
+                     finance_rate, freeze_share, cost_per_recruit, c):
+    u = member_state.size
+    x = np.empty(u)
+    wanted = np.empty(u)
+    for i in range(u):  # the reference's operations in the reference's order
+        f, ms = form[i], member_state[i]
+        ref = ref_revenue[f]
+        assets_pos = max(assets[i], 0.0)
+        member_value = c.member_value_months * ref
+        per_investigation = (members[i] * c.suspects_per_member * c.detention * member_value
+                             + finance_rate[ms] * freeze_share[ms] * assets_pos)
+        loss = ident_hazard[ms, f] * (cost_per_recruit[i] + c.investigate_on_identification * per_investigation)
+        loss += raid_hazard[i] * per_investigation / max(held[i], 1)
+        margin = price[ms, f] - c.cost_share * ref - c.risk_aversion * loss
+        xi = max(margin, 0.0) / ref
+        x[i] = xi
+        desired = members[i] * c.victims_per_member * xi / (xi + 0.25)
+        gap = max(desired - held[i], 0.0) * c.adjust_rate
+        wanted[i] = min(gap, assets_pos / cost_per_recruit[i]) if alive[i] else 0.0
+    return x, wanted

@@ -13,7 +13,7 @@ from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
-           "user_report_candidates", "recruit_attributes", "split_uniforms"]
+           "user_report_candidates", "recruit_attributes", "desired_recruits", "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -143,3 +143,27 @@ def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult,
     sector[lab] = stacked_choice(sector_cdf, member_state[lab].astype(np.int64), u_sector)
     channel = (u_channel < online_share[form]).astype(np.int8)
     return origin, sex, years, sector, channel
+
+
+def desired_recruits(alive, member_state, form, members, assets, held, raid_hazard, ref_revenue, price, ident_hazard,
+                     finance_rate, freeze_share, cost_per_recruit, c):
+    """Each group's profitability (margin over reference revenue) and the recruits it wants this month
+    (0 for dead groups); ``c`` holds the scalar parameters (``thbsim.actors.traffickers.DecisionParams``).
+    See ``CrimeGroups.desired_recruits`` for the rule."""
+    ref = ref_revenue[form]
+    ms = member_state
+    assets_pos = np.maximum(assets, 0.0)
+    member_value = c.member_value_months * ref
+    per_investigation = (
+        members * c.suspects_per_member * c.detention * member_value
+        + finance_rate[ms] * freeze_share[ms] * assets_pos
+    )
+    lam = ident_hazard[ms, form]
+    loss_per_victim = lam * (cost_per_recruit + c.investigate_on_identification * per_investigation)
+    loss_per_victim += raid_hazard * per_investigation / np.maximum(held, 1)
+    margin = price[ms, form] - c.cost_share * ref - c.risk_aversion * loss_per_victim
+    x = np.maximum(margin, 0.0) / ref
+    desired = members * c.victims_per_member * x / (x + 0.25)
+    gap = np.maximum(desired - held, 0.0) * c.adjust_rate
+    affordable = assets_pos / cost_per_recruit
+    return x, np.where(alive, np.minimum(gap, affordable), 0.0)
