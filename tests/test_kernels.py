@@ -188,6 +188,27 @@ def test_desired_recruits(rng):
     assert (x == 0).any() and (x > 0).any() and (wanted[~args[0]] == 0).all() and (wanted > 0).any()
 
 
+@pytest.mark.parametrize("with_boost", [False, True])
+def test_group_courts_draw_what_numpy_draws(rng, with_boost):
+    """The one kernel that draws: same numbers from the same generator state, and the state after."""
+    u = 4000
+    pending_decision = rng.integers(0, 6, u) * (rng.random(u) < 0.5)
+    pending_trial = rng.integers(0, 9, u) * (rng.random(u) < 0.5)
+    members, ms = rng.integers(0, 15, u), rng.integers(0, N_STATES, u).astype(np.int16)
+    boost = 1 + rng.random(u) if with_boost else np.ones(0)
+    rates = rng.random(N_STATES), rng.random(N_STATES)
+    out, arrays, gens = [], [], [np.random.default_rng(7), np.random.default_rng(7)]
+    for module, gen in zip((reference, compiled), gens, strict=True):
+        a = [pending_decision.copy(), pending_trial.copy(), members.copy()]
+        out.append(module.group_courts(gen, 1 / 6, 1 / 9, 0.4, *a, ms, *rates, boost, with_boost))
+        arrays.append(a)
+    _assert_same(out[0], out[1])
+    for x, y in zip(*arrays, strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert gens[0].random() == gens[1].random()
+    assert out[1][0].sum() > 0 and out[1][1].sum() > 0 and (arrays[1][2] < members).any()
+
+
 @pytest.mark.parametrize("scenario", ["baseline.toml", "combined.toml", "joint_investigations.toml"])
 def test_whole_runs_are_identical(scenario):
     """Every recorded indicator of every month, numpy against numba, same seed."""

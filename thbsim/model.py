@@ -94,7 +94,7 @@ class TraffickingModel(mesa.Model):
         self.demand.user_detection_per_year[:] = p["users.detection_per_year"]
         self.kernels = load_kernels(kernels)
         self.groups = CrimeGroups(p, n, self.streams["groups"], kernels=self.kernels)
-        self.enforcement = Enforcement(p, geo, self.streams["justice"])
+        self.enforcement = Enforcement(p, geo, self.streams["justice"], kernels=self.kernels)
         self.recruitment = Recruitment(p, geo, self.streams["recruitment"], self.streams["pools"], self.kernels)
         self.victims = Victims(capacity=int(60000 * p["scale"]) + 1024, find_free=self.kernels.first_free)
         self.finance = Finance(p, n)

@@ -41,8 +41,11 @@ def hazard_key(member_state, form, sector, channel) -> np.ndarray:
 
 
 class Enforcement:
-    def __init__(self, p, geo, rng_justice: np.random.Generator) -> None:
+    def __init__(self, p, geo, rng_justice: np.random.Generator, kernels=None) -> None:
+        from thbsim.kernels import reference
+
         self.p, self.geo = p, geo
+        self.kernels = kernels if kernels is not None else reference
         self.rng_justice = rng_justice
         n = geo.n_states
         idx = geo.enforcement_index
@@ -132,30 +135,10 @@ class Enforcement:
         p, rng = self.p, self.rng_justice
         u = groups.used
         self._pool_orphans(groups)
-        prosecuted, convicted = np.zeros(u, np.int64), np.zeros(u, np.int64)
-        # only groups with cases in the pipeline draw, and each second stage only where the first
-        # gave cases (a binomial with n = 0 draws nothing, so the draws are those of every row)
-        rows = np.flatnonzero(groups.pending_decision[:u])
-        decided = rng.binomial(groups.pending_decision[rows], 1 / p["justice.prosecution_lag"])
-        groups.pending_decision[rows] -= decided
-        rows, decided = rows[decided > 0], decided[decided > 0]
-        rate = self.prosecution_rate[groups.member_state[rows]]
-        if boost is not None:
-            rate = np.minimum(rate * boost[rows], 1.0)
-        prosecuted[rows] = rng.binomial(decided, rate)
-        rows = np.flatnonzero(groups.pending_trial[:u])
-        verdicts = rng.binomial(groups.pending_trial[rows], 1 / p["justice.trial_lag"])
-        groups.pending_trial[rows] -= verdicts
-        rows, verdicts = rows[verdicts > 0], verdicts[verdicts > 0]
-        rate = self.conviction_rate[groups.member_state[rows]]
-        if boost is not None:
-            rate = np.minimum(rate * boost[rows], 1.0)
-        convicted[rows] = rng.binomial(verdicts, rate)
-        groups.pending_trial[:u] += prosecuted
-        rows = rows[convicted[rows] > 0]
-        leaving = rng.binomial(convicted[rows], 1 - p["police.detention"])
-        members = groups.members[rows]
-        groups.members[rows] = members - np.minimum(leaving, members)
+        prosecuted, convicted = self.kernels.group_courts(
+            rng, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], 1 - p["police.detention"],
+            groups.pending_decision[:u], groups.pending_trial[:u], groups.members[:u], groups.member_state[:u],
+            self.prosecution_rate, self.conviction_rate, np.ones(0) if boost is None else boost, boost is not None)
         decided = rng.binomial(self.orphan_decision, 1 / p["justice.prosecution_lag"])
         orphan_prosecuted = rng.binomial(decided, self.prosecution_rate)
         verdicts = rng.binomial(self.orphan_trial, 1 / p["justice.trial_lag"])

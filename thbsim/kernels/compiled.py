@@ -282,3 +282,41 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
         gap = max(desired - held[i], 0.0) * c.adjust_rate
         wanted[i] = min(gap, assets_pos / cost_per_recruit[i]) if alive[i] else 0.0
     return x, wanted
+
+
+@jit
+def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members, member_state,
+                 prosecution_rate, conviction_rate, boost, has_boost):
+    # the reference's draws in the reference's order: each stage over the rows in ascending order
+    u = pending_decision.size
+    prosecuted = np.zeros(u, np.int64)
+    convicted = np.zeros(u, np.int64)
+    decided = np.zeros(u, np.int64)
+    verdicts = np.zeros(u, np.int64)
+    for i in range(u):
+        if pending_decision[i] != 0:
+            decided[i] = rng.binomial(pending_decision[i], decide_p)
+            pending_decision[i] -= decided[i]
+    for i in range(u):
+        if decided[i] > 0:
+            rate = prosecution_rate[member_state[i]]
+            if has_boost:
+                rate = min(rate * boost[i], 1.0)
+            prosecuted[i] = rng.binomial(decided[i], rate)
+    for i in range(u):
+        if pending_trial[i] != 0:
+            verdicts[i] = rng.binomial(pending_trial[i], verdict_p)
+            pending_trial[i] -= verdicts[i]
+    for i in range(u):
+        if verdicts[i] > 0:
+            rate = conviction_rate[member_state[i]]
+            if has_boost:
+                rate = min(rate * boost[i], 1.0)
+            convicted[i] = rng.binomial(verdicts[i], rate)
+    for i in range(u):
+        pending_trial[i] += prosecuted[i]
+    for i in range(u):
+        if convicted[i] > 0:
+            leaving = rng.binomial(convicted[i], leave_p)
+            members[i] -= min(leaving, members[i])
+    return prosecuted, convicted

@@ -13,7 +13,7 @@ from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
-           "user_report_candidates", "recruit_attributes", "desired_recruits", "split_uniforms"]
+           "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -167,3 +167,39 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
     gap = np.maximum(desired - held, 0.0) * c.adjust_rate
     affordable = assets_pos / cost_per_recruit
     return x, np.where(alive, np.minimum(gap, affordable), 0.0)
+
+
+def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members, member_state,
+                 prosecution_rate, conviction_rate, boost, has_boost: bool):
+    """Prosecution decisions and verdicts for the groups' pending cases (in place), and convicted members
+    who leave; returns prosecutions and convictions per group. The only kernel that draws: it draws
+    from ``rng`` exactly what numpy's vectorised binomials draw, row by row in order, so the compiled
+    version (numba runs numpy's algorithms on the same generator) gives the same numbers.
+
+    Only groups with cases draw, and each second stage only where the first gave cases (a binomial
+    with n = 0 draws nothing).
+    """
+    u = pending_decision.size
+    prosecuted, convicted = np.zeros(u, np.int64), np.zeros(u, np.int64)
+    rows = np.flatnonzero(pending_decision)
+    decided = rng.binomial(pending_decision[rows], decide_p)
+    pending_decision[rows] -= decided
+    rows, decided = rows[decided > 0], decided[decided > 0]
+    rate = prosecution_rate[member_state[rows]]
+    if has_boost:
+        rate = np.minimum(rate * boost[rows], 1.0)
+    prosecuted[rows] = rng.binomial(decided, rate)
+    rows = np.flatnonzero(pending_trial)
+    verdicts = rng.binomial(pending_trial[rows], verdict_p)
+    pending_trial[rows] -= verdicts
+    rows, verdicts = rows[verdicts > 0], verdicts[verdicts > 0]
+    rate = conviction_rate[member_state[rows]]
+    if has_boost:
+        rate = np.minimum(rate * boost[rows], 1.0)
+    convicted[rows] = rng.binomial(verdicts, rate)
+    pending_trial += prosecuted
+    rows = rows[convicted[rows] > 0]
+    leaving = rng.binomial(convicted[rows], leave_p)
+    held = members[rows]
+    members[rows] = held - np.minimum(leaving, held)
+    return prosecuted, convicted
