@@ -1,8 +1,9 @@
-"""The victim pass in plain numpy: the reference every compiled kernel must match exactly.
+"""Kernels of the monthly step in plain numpy: the reference every compiled kernel must match exactly.
 
-Each function is one block of the monthly step over victim rows. None draws random numbers:
-the model draws one 64-bit word per row and month (two 32-bit uniforms, ``split_uniforms``)
-and passes it in, so a compiled kernel given the same inputs returns the same outputs, bit for bit.
+Each function is one block of the step over victim or group rows. All but ``group_courts`` draw no
+random numbers: the model draws them (for victims, one 64-bit word per row and month, two 32-bit
+uniforms, ``split_uniforms``) and passes them in, so a compiled kernel given the same inputs returns
+the same outputs, bit for bit. ``group_courts`` draws binomials from the generator it is given.
 """
 
 from __future__ import annotations
