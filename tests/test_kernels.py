@@ -209,6 +209,25 @@ def test_group_courts_draw_what_numpy_draws(rng, with_boost):
     assert out[1][0].sum() > 0 and out[1][1].sum() > 0 and (arrays[1][2] < members).any()
 
 
+def test_write_recruits(rng):
+    from thbsim.actors.enforcement import N_FORM_SECTOR
+    from thbsim.population import Victims
+
+    k = 3000
+    form = rng.integers(0, NF, k).astype(np.int64)
+    sector = np.where(form == 1, rng.integers(0, 10, k), -1)
+    values = (rng.integers(0, 33, k), rng.integers(0, N_STATES, k).astype(np.int16), rng.integers(0, 2, k),
+              rng.integers(12, 46, k), form, sector, rng.integers(0, 2, k).astype(np.int8), rng.integers(0, 500, k))
+    since = -rng.integers(0, 240, k)
+    victims = [Victims(8000), Victims(8000)]
+    for v, module in zip(victims, (reference, compiled), strict=True):
+        rows = v.allocate(k)
+        module.write_recruits(v.fields(), rows, EXPLOITED, 7, since, *values, NF, N_FORM_SECTOR)
+    for a, b in zip(victims[0].fields(), victims[1].fields(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (victims[1].hazard_key[:k] > 0).any() and (victims[1].state[:k] == EXPLOITED).all()
+
+
 @pytest.mark.parametrize("scenario", ["baseline.toml", "combined.toml", "joint_investigations.toml"])
 def test_whole_runs_are_identical(scenario):
     """Every recorded indicator of every month, numpy against numba, same seed."""

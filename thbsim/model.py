@@ -135,7 +135,7 @@ class TraffickingModel(mesa.Model):
         self.recruitment.prepare()
         attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
         months = rng.geometric(1 / 24, owner.size) - 1
-        place_recruits(self.victims, attrs, owner, 0, EXPLOITED, -np.minimum(months, 240))
+        place_recruits(self.victims, attrs, owner, 0, EXPLOITED, -np.minimum(months, 240), kernels=self.kernels)
         self.recruitment.pool[:] = np.round(self.recruitment.pool_base).astype(np.int64)
         self._stocks = self._state_histogram()
 
@@ -303,7 +303,7 @@ class TraffickingModel(mesa.Model):
                        ("closing", closing)):
             g.ledger[k][:u] = val
         entrants = g.entry(self.demand.capacity, exploited, self.market_margin(), t)
-        place_recruits(v, attrs, owner, t, RECRUITED)
+        place_recruits(v, attrs, owner, t, RECRUITED, kernels=self.kernels)
         new_cells = attrs["member_state"].astype(np.int64) * NF + attrs["form"]
         flows["recruited"] = np.bincount(new_cells, minlength=n * NF).reshape(n, NF)
         self._update_stocks(flows)

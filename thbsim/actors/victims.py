@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from thbsim.actors.enforcement import hazard_key
+from thbsim.actors.enforcement import N_FORM_SECTOR
 from thbsim.geography import FORMS, LABOUR
 
 N_SEX, N_AGE = 2, 2  # female/male, child/adult
@@ -96,25 +96,16 @@ class Recruitment:
                 "sector": sector, "channel": channel}
 
 
-def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int, exploited_since=None) -> np.ndarray:
+def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int, exploited_since=None,
+                   kernels=None) -> np.ndarray:
     """Write recruits into free victim rows; returns their rows."""
+    from thbsim.kernels import reference
+
     k = attrs["citizenship"].size
     rows = victims.allocate(k)
-    v = victims
-    v.field("state")[rows] = state
-    v.field("citizenship")[rows] = attrs["citizenship"]
-    v.field("member_state")[rows] = attrs["member_state"]
-    v.field("sex")[rows] = attrs["sex"]
-    v.field("birth_month")[rows] = t - attrs["age_years"] * 12
-    v.field("form")[rows] = attrs["form"]
-    v.field("sector")[rows] = attrs["sector"]
-    v.field("channel")[rows] = attrs["channel"]
-    v.field("group")[rows] = groups
-    v.field("cell")[rows] = attrs["member_state"].astype(np.int16) * len(FORMS) + attrs["form"]
-    v.field("exploited_since")[rows] = t if exploited_since is None else exploited_since
-    v.field("months_exploited")[rows] = 0
-    v.field("state_since")[rows] = t
-    v.field("times_trafficked")[rows] = 1
-    v.field("hazard_key")[rows] = 2 * hazard_key(attrs["member_state"], attrs["form"], attrs["sector"], attrs["channel"])
+    since = np.full(k, t, np.int64) if exploited_since is None else np.asarray(exploited_since, np.int64)
+    (kernels or reference).write_recruits(
+        victims.fields(), rows, state, t, since, attrs["citizenship"], attrs["member_state"], attrs["sex"],
+        attrs["age_years"], attrs["form"], attrs["sector"], attrs["channel"], groups, len(FORMS), N_FORM_SECTOR)
     return rows
 

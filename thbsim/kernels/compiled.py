@@ -320,3 +320,29 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
             leaving = rng.binomial(convicted[i], leave_p)
             members[i] -= min(leaving, members[i])
     return prosecuted, convicted
+
+
+@jit
+def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
+                   channel, group, n_forms, n_form_sector):
+    (f_state, f_citizenship, f_member_state, f_sex, f_birth_month, f_form, f_sector, f_channel, f_group, f_cell,
+     f_exploited_since, f_months_exploited, f_state_since, f_times_trafficked, f_hazard_key) = fields
+    for k in range(rows.size):
+        i = rows[k]
+        ms, f = member_state[k], form[k]
+        f_state[i] = state
+        f_citizenship[i] = citizenship[k]
+        f_member_state[i] = ms
+        f_sex[i] = sex[k]
+        f_birth_month[i] = t - age_years[k] * 12
+        f_form[i] = f
+        f_sector[i] = sector[k]
+        f_channel[i] = channel[k]
+        f_group[i] = group[k]
+        f_cell[i] = ms * n_forms + f
+        f_exploited_since[i] = exploited_since[k]
+        f_months_exploited[i] = 0
+        f_state_since[i] = t
+        f_times_trafficked[i] = 1
+        form_sector = 0 if f == 0 else (1 if f == 2 else 2 + sector[k])
+        f_hazard_key[i] = 2 * ((ms * n_form_sector + form_sector) * 2 + channel[k])

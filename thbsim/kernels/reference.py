@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from thbsim.actors.enforcement import hazard_key
 from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
-           "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "split_uniforms"]
+           "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "write_recruits",
+           "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -204,3 +206,26 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
     held = members[rows]
     members[rows] = held - np.minimum(leaving, held)
     return prosecuted, convicted
+
+
+def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
+                   channel, group, n_forms, n_form_sector):
+    """Write recruits into victim rows ``rows``: ``fields`` are the victims' backing arrays in the
+    order of ``Victims.fields()``; the other arrays have one entry per recruit."""
+    (f_state, f_citizenship, f_member_state, f_sex, f_birth_month, f_form, f_sector, f_channel, f_group, f_cell,
+     f_exploited_since, f_months_exploited, f_state_since, f_times_trafficked, f_hazard_key) = fields
+    f_state[rows] = state
+    f_citizenship[rows] = citizenship
+    f_member_state[rows] = member_state
+    f_sex[rows] = sex
+    f_birth_month[rows] = t - age_years * 12
+    f_form[rows] = form
+    f_sector[rows] = sector
+    f_channel[rows] = channel
+    f_group[rows] = group
+    f_cell[rows] = member_state.astype(np.int16) * n_forms + form
+    f_exploited_since[rows] = exploited_since
+    f_months_exploited[rows] = 0
+    f_state_since[rows] = t
+    f_times_trafficked[rows] = 1
+    f_hazard_key[rows] = 2 * hazard_key(member_state, form, sector, channel)
