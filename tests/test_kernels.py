@@ -228,6 +228,17 @@ def test_write_recruits(rng):
     assert (victims[1].hazard_key[:k] > 0).any() and (victims[1].state[:k] == EXPLOITED).all()
 
 
+def test_stratum_cdf(rng):
+    pool = rng.integers(0, 10**6, (33, 2, 2)) * (rng.random((33, 2, 2)) < 0.8)
+    link = rng.random((33, N_STATES)) * 5
+    link[:, 3] = 0.0  # a member state no origin reaches
+    args = (pool, rng.random(33) * 0.3, link, rng.random((NF, 2, 2)) * 3)
+    cdf, mean_success = compiled.stratum_cdf(*args)
+    _assert_same(reference.stratum_cdf(*args), (cdf, mean_success))
+    assert (np.diff(cdf, axis=1) >= 0).all() and np.allclose(cdf[[r for r in range(cdf.shape[0]) if r // NF != 3], -1], 1)
+    assert (cdf[3 * NF] == 0).all() and 0 < mean_success.max() <= 0.3
+
+
 @pytest.mark.parametrize("scenario", ["baseline.toml", "combined.toml", "joint_investigations.toml"])
 def test_whole_runs_are_identical(scenario):
     """Every recorded indicator of every month, numpy against numba, same seed."""

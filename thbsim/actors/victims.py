@@ -63,16 +63,8 @@ class Recruitment:
         its origin's success, so successful recruits are Poisson with the mean success folded in
         and their strata drawn in proportion to weight x success (same distribution, half the draws).
         """
-        n_states = self.geo.n_states
         success = self.p["recruit.success"] * (1 - self.awareness)  # per origin
-        w = (self.pool * success[:, None, None])[None, None] * self.link.T[:, None, :, None, None] \
-            * self.susceptibility[None, :, None]
-        w = w.reshape(n_states * len(FORMS), -1)
-        attempts_w = (self.pool[None, None] * self.link.T[:, None, :, None, None]
-                      * self.susceptibility[None, :, None]).reshape(n_states * len(FORMS), -1)
-        total = w.sum(axis=1)
-        self.mean_success = total / np.maximum(attempts_w.sum(axis=1), 1e-300)
-        self.cdf = np.cumsum(w, axis=1) / np.maximum(total[:, None], 1e-300)
+        self.cdf, self.mean_success = self.kernels.stratum_cdf(self.pool, success, self.link, self.susceptibility)
 
     def recruits(self, wanted: np.ndarray, cell: np.ndarray) -> np.ndarray:
         """Successful recruits per group: attempts Poisson(wanted / reference success), thinned."""

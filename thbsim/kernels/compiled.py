@@ -346,3 +346,31 @@ def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_
         f_times_trafficked[i] = 1
         form_sector = 0 if f == 0 else (1 if f == 2 else 2 + sector[k])
         f_hazard_key[i] = 2 * ((ms * n_form_sector + form_sector) * 2 + channel[k])
+
+
+@jit
+def stratum_cdf(pool, success, link, susceptibility):
+    n_origins, n_sex, n_age = pool.shape
+    n_states, n_forms = link.shape[1], susceptibility.shape[0]
+    n_strata = n_origins * n_sex * n_age
+    cdf = np.empty((n_states * n_forms, n_strata))
+    mean_success = np.empty(n_states * n_forms)
+    for ms in range(n_states):
+        for f in range(n_forms):
+            row = ms * n_forms + f
+            total = 0.0
+            attempts = 0.0
+            j = 0
+            for o in range(n_origins):
+                for s in range(n_sex):
+                    for a in range(n_age):
+                        # the reference's products in the reference's order
+                        total += pool[o, s, a] * success[o] * link[o, ms] * susceptibility[f, s, a]
+                        attempts += pool[o, s, a] * link[o, ms] * susceptibility[f, s, a]
+                        cdf[row, j] = total
+                        j += 1
+            mean_success[row] = total / max(attempts, 1e-300)
+            scale = max(total, 1e-300)
+            for j in range(n_strata):
+                cdf[row, j] /= scale
+    return cdf, mean_success

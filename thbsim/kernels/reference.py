@@ -16,7 +16,7 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
            "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "write_recruits",
-           "split_uniforms"]
+           "stratum_cdf", "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -229,3 +229,21 @@ def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_
     f_state_since[rows] = t
     f_times_trafficked[rows] = 1
     f_hazard_key[rows] = 2 * hazard_key(member_state, form, sector, channel)
+
+
+def stratum_cdf(pool, success, link, susceptibility):
+    """Per (member state x form) cell, the cumulative distribution of a successful recruit's stratum
+    (origin x sex x age) and the mean success of an attempt.
+
+    An attempt from cell (ms, f) lands in stratum (o, s, a) with weight pool x link[o, ms] x
+    susceptibility[f, s, a], and succeeds with ``success[o]``. Sums run left to right along the
+    strata (a cumulative sum's last element), as the compiled version's loop does.
+    """
+    n_states, n_forms = link.shape[1], susceptibility.shape[0]
+    attempts = (pool[None, None] * link.T[:, None, :, None, None] * susceptibility[None, :, None]).reshape(
+        n_states * n_forms, -1)
+    w = (pool * success[:, None, None])[None, None] * link.T[:, None, :, None, None] * susceptibility[None, :, None]
+    cum = np.cumsum(w.reshape(n_states * n_forms, -1), axis=1)
+    total = cum[:, -1]
+    mean_success = total / np.maximum(np.cumsum(attempts, axis=1)[:, -1], 1e-300)
+    return cum / np.maximum(total[:, None], 1e-300), mean_success
