@@ -1,5 +1,5 @@
-"""The victim pass compiled with numba: one loop over rows per block instead of a dozen
-array passes. Same signatures and results as ``reference.py`` (tests compare them exactly)."""
+"""The kernels compiled with numba: one loop over rows per block instead of a dozen array passes.
+Same signatures and results as ``reference.py`` (tests/test_kernels.py compares them exactly)."""
 
 from __future__ import annotations
 
