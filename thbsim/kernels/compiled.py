@@ -285,37 +285,32 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
 
 
 @jit
+def _court_stage(rng, pending, come_up_p, rate_by_state, member_state, boost, has_boost):
+    # the reference's draws in the reference's order: each draw over the rows in ascending order
+    u = pending.size
+    came_up = np.zeros(u, np.int64)
+    succeeded = np.zeros(u, np.int64)
+    for i in range(u):
+        if pending[i] != 0:
+            came_up[i] = rng.binomial(pending[i], come_up_p)
+            pending[i] -= came_up[i]
+    for i in range(u):
+        if came_up[i] > 0:
+            rate = rate_by_state[member_state[i]]
+            if has_boost:
+                rate = min(rate * boost[i], 1.0)
+            succeeded[i] = rng.binomial(came_up[i], rate)
+    return succeeded
+
+
+@jit
 def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members, member_state,
                  prosecution_rate, conviction_rate, boost, has_boost):
-    # the reference's draws in the reference's order: each stage over the rows in ascending order
-    u = pending_decision.size
-    prosecuted = np.zeros(u, np.int64)
-    convicted = np.zeros(u, np.int64)
-    decided = np.zeros(u, np.int64)
-    verdicts = np.zeros(u, np.int64)
-    for i in range(u):
-        if pending_decision[i] != 0:
-            decided[i] = rng.binomial(pending_decision[i], decide_p)
-            pending_decision[i] -= decided[i]
-    for i in range(u):
-        if decided[i] > 0:
-            rate = prosecution_rate[member_state[i]]
-            if has_boost:
-                rate = min(rate * boost[i], 1.0)
-            prosecuted[i] = rng.binomial(decided[i], rate)
-    for i in range(u):
-        if pending_trial[i] != 0:
-            verdicts[i] = rng.binomial(pending_trial[i], verdict_p)
-            pending_trial[i] -= verdicts[i]
-    for i in range(u):
-        if verdicts[i] > 0:
-            rate = conviction_rate[member_state[i]]
-            if has_boost:
-                rate = min(rate * boost[i], 1.0)
-            convicted[i] = rng.binomial(verdicts[i], rate)
-    for i in range(u):
+    prosecuted = _court_stage(rng, pending_decision, decide_p, prosecution_rate, member_state, boost, has_boost)
+    convicted = _court_stage(rng, pending_trial, verdict_p, conviction_rate, member_state, boost, has_boost)
+    for i in range(pending_trial.size):
         pending_trial[i] += prosecuted[i]
-    for i in range(u):
+    for i in range(convicted.size):
         if convicted[i] > 0:
             leaving = rng.binomial(convicted[i], leave_p)
             members[i] -= min(leaving, members[i])

@@ -172,36 +172,34 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
     return x, np.where(alive, np.minimum(gap, affordable), 0.0)
 
 
+def _court_stage(rng, pending, come_up_p, rate_by_state, member_state, boost, has_boost: bool) -> np.ndarray:
+    """One stage of the groups' cases (prosecution decision or trial): how many of each group's pending
+    cases come up this month (removed from ``pending`` in place), and returns how many of those succeed
+    at the rate of the group's member state. Only groups with cases draw, and the second draw only
+    where cases came up (a binomial with n = 0 draws nothing)."""
+    succeeded = np.zeros(pending.size, np.int64)
+    rows = np.flatnonzero(pending)
+    came_up = rng.binomial(pending[rows], come_up_p)
+    pending[rows] -= came_up
+    rows, came_up = rows[came_up > 0], came_up[came_up > 0]
+    rate = rate_by_state[member_state[rows]]
+    if has_boost:
+        rate = np.minimum(rate * boost[rows], 1.0)
+    succeeded[rows] = rng.binomial(came_up, rate)
+    return succeeded
+
+
 def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members, member_state,
                  prosecution_rate, conviction_rate, boost, has_boost: bool):
     """Prosecution decisions and verdicts for the groups' pending cases (in place), and convicted members
     who leave; returns prosecutions and convictions per group. The only kernel that draws: it draws
     from ``rng`` exactly what numpy's vectorised binomials draw, row by row in order, so the compiled
     version (numba runs numpy's algorithms on the same generator) gives the same numbers.
-
-    Only groups with cases draw, and each second stage only where the first gave cases (a binomial
-    with n = 0 draws nothing).
     """
-    u = pending_decision.size
-    prosecuted, convicted = np.zeros(u, np.int64), np.zeros(u, np.int64)
-    rows = np.flatnonzero(pending_decision)
-    decided = rng.binomial(pending_decision[rows], decide_p)
-    pending_decision[rows] -= decided
-    rows, decided = rows[decided > 0], decided[decided > 0]
-    rate = prosecution_rate[member_state[rows]]
-    if has_boost:
-        rate = np.minimum(rate * boost[rows], 1.0)
-    prosecuted[rows] = rng.binomial(decided, rate)
-    rows = np.flatnonzero(pending_trial)
-    verdicts = rng.binomial(pending_trial[rows], verdict_p)
-    pending_trial[rows] -= verdicts
-    rows, verdicts = rows[verdicts > 0], verdicts[verdicts > 0]
-    rate = conviction_rate[member_state[rows]]
-    if has_boost:
-        rate = np.minimum(rate * boost[rows], 1.0)
-    convicted[rows] = rng.binomial(verdicts, rate)
-    pending_trial += prosecuted
-    rows = rows[convicted[rows] > 0]
+    prosecuted = _court_stage(rng, pending_decision, decide_p, prosecution_rate, member_state, boost, has_boost)
+    convicted = _court_stage(rng, pending_trial, verdict_p, conviction_rate, member_state, boost, has_boost)
+    pending_trial += prosecuted  # this month's prosecutions wait at least a month for a verdict
+    rows = np.flatnonzero(convicted)
     leaving = rng.binomial(convicted[rows], leave_p)
     held = members[rows]
     members[rows] = held - np.minimum(leaving, held)
