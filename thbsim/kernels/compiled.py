@@ -63,17 +63,6 @@ def census(state, group, n_groups):
 
 
 @jit
-def _choice_in_row(cdf, row, u):
-    """As reference.stacked_choice for one item: first category whose offset cdf exceeds u + row."""
-    n_cat = cdf.shape[1]
-    x = u + row
-    j = 0
-    while j < n_cat and cdf[row, j] + row <= x:
-        j += 1
-    return min(j, n_cat - 1)
-
-
-@jit
 def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
            hit_group, police_group, dead_group, raid_identifies):
     m = e0.size
@@ -87,7 +76,7 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
         pid = p_ident[key]
         if draw < pid:
             ident[k] = True
-            channel[k] = 1 + _choice_in_row(shares, key, draw / pid)
+            channel[k] = 1 + _search_row(shares, key, draw / pid)
         elif draw < p_event[key]:
             leave[k] = True
         g = ge[k]
@@ -213,8 +202,8 @@ def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states):
 
 @jit
 def _search_row(cdf, row, u):
-    """As ``_choice_in_row`` by bisection (rows are non-decreasing): the first category whose
-    offset cdf exceeds ``u + row``, at most the last."""
+    """As ``reference.stacked_choice`` for one item, by bisection in its row (rows are non-decreasing):
+    the first category whose offset cdf exceeds ``u + row``, at most the last."""
     n_cat = cdf.shape[1]
     x = u + row
     lo, hi = 0, n_cat
