@@ -84,7 +84,6 @@ class TraffickingModel(mesa.Model):
         self.geo = geo = geography()
         self.months = pd.period_range(scenario.start, scenario.end, freq="M")
         self.t = 0
-        self.warmup_months = max(0, int((pd.Period(scenario.output_from, "M") - self.months[0]).n))
         n = geo.n_states
         self.population_share = geo.population_m[:n] / geo.population_m[:n].sum()
 
@@ -110,6 +109,7 @@ class TraffickingModel(mesa.Model):
         self.jit_share = np.zeros(n)  # share of cross-border cases worked by joint investigation teams
         self.cross_border_share = np.zeros(n)  # share of exploited victims who are foreign (when teams work)
         self.lever_cost = np.zeros((n, len(LEVER_KINDS)))
+        self.warmup_months = max(0, self.month_index(scenario.output_from))  # rows are compacted only before
         self._initialise()
         self._baseline_policy = {(obj, name): getattr(self._policy_owner(obj), name).copy()
                                  for obj, names in POLICY_ARRAYS.items() for name in names}
