@@ -26,6 +26,8 @@ from thbsim.geography import SECTORS
 
 N_FORM_SECTOR = 2 + len(SECTORS)  # sexual, other, then one per labour sector
 KEY_CHANNELS = ("inspection", "referral", "online", "user_report")
+NO_BOOST = np.ones(0)
+"""Stands for "no joint investigation teams" in the courts kernel (which takes an array either way)."""
 
 
 def form_sector_index(form: np.ndarray, sector: np.ndarray) -> np.ndarray:
@@ -138,7 +140,7 @@ class Enforcement:
         prosecuted, convicted = self.kernels.group_courts(
             rng, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], 1 - p["police.detention"],
             groups.pending_decision[:u], groups.pending_trial[:u], groups.members[:u], groups.member_state[:u],
-            self.prosecution_rate, self.conviction_rate, np.ones(0) if boost is None else boost, boost is not None)
+            self.prosecution_rate, self.conviction_rate, NO_BOOST if boost is None else boost, boost is not None)
         decided = rng.binomial(self.orphan_decision, 1 / p["justice.prosecution_lag"])
         orphan_prosecuted = rng.binomial(decided, self.prosecution_rate)
         verdicts = rng.binomial(self.orphan_trial, 1 / p["justice.trial_lag"])
