@@ -78,12 +78,24 @@ class Enforcement:
         # needs the group's row (a sum of binomials with one probability is one binomial)
         self.orphan_decision = np.zeros(n, np.int64)
         self.orphan_trial = np.zeros(n, np.int64)
-        self._tables_for: object = None
+        self._tables_key: bytes = b""  # the inputs the cached detection tables were computed from
+        self._tables: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     # -- detection table -------------------------------------------------------
     def detection_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per stratum (key*2 + child): probability of identification, of any event, and
-        the cumulative channel shares among identifications (for attributing channels)."""
+        the cumulative channel shares among identifications (for attributing channels).
+
+        Computed again only when an input changed (levers change them; most months none does).
+        """
+        key = b"".join(a.tobytes() for a in (
+            self.inspection_coverage, self.targeting, self.extra_hits, self.recognition, self.referral_capacity,
+            self.referral_rate, self.online_rate, self.user_report_rate, self.exit_rate))
+        if key != self._tables_key or self._tables is None:
+            self._tables, self._tables_key = self._compute_detection_tables(), key
+        return self._tables
+
+    def _compute_detection_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p, n = self.p, self.geo.n_states
         h = np.zeros((n, N_FORM_SECTOR, 2, 2, len(KEY_CHANNELS)))  # ms, form-sector, online, child, channel
         insp = self.inspection_hits() * self.recognition[:, None]

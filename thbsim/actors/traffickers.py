@@ -174,16 +174,10 @@ class CrimeGroups:
 
     def update_members(self, t: int) -> np.ndarray:
         """Members join profitable groups and quit; returns rows dismantled this month."""
-        p, rng, u = self.p, self.rng, self.used
-        alive = self.alive[:u]
-        members = self.members[:u]
-        live = np.flatnonzero(alive)
-        m_live = members[live]
-        growth = rng.poisson(m_live * p["groups.member_growth"] * np.minimum(self.profitability[live], 1.0))
-        members[live] = m_live + growth - rng.binomial(m_live, p["groups.member_quit"])
-        np.maximum(members, 0, out=members)
-        dismantled = np.flatnonzero(alive & (members < p["groups.min_members"]))
-        self.alive[dismantled] = False
+        p, u = self.p, self.used
+        dismantled = self.kernels.member_changes(self.rng, self.alive[:u], self.members[:u], self.profitability,
+                                                 p["groups.member_growth"], p["groups.member_quit"],
+                                                 p["groups.min_members"])
         self.died[dismantled] = t
         return dismantled
 

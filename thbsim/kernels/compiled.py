@@ -307,6 +307,32 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
 
 
 @jit
+def member_changes(rng, alive, members, profitability, growth, quit, min_members):
+    # the reference's draws in its order: every Poisson (living rows ascending), then every binomial
+    u = alive.size
+    joined = np.zeros(u, np.int64)
+    for i in range(u):
+        if alive[i]:
+            joined[i] = rng.poisson(members[i] * growth * min(profitability[i], 1.0))
+    n_dismantled = 0
+    for i in range(u):
+        if alive[i]:
+            members[i] = members[i] + joined[i] - rng.binomial(members[i], quit)
+        if members[i] < 0:
+            members[i] = 0
+        if alive[i] and members[i] < min_members:
+            n_dismantled += 1
+    dismantled = np.empty(n_dismantled, np.int64)
+    k = 0
+    for i in range(u):
+        if alive[i] and members[i] < min_members:
+            dismantled[k] = i
+            alive[i] = False
+            k += 1
+    return dismantled
+
+
+@jit
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
                    channel, group, n_forms, n_form_sector):
     (f_state, f_citizenship, f_member_state, f_sex, f_birth_month, f_form, f_sector, f_channel, f_group, f_cell,

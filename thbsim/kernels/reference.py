@@ -15,7 +15,7 @@ from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
-           "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "write_recruits",
+           "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "member_changes", "write_recruits",
            "stratum_cdf", "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
@@ -204,6 +204,20 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
     held = members[rows]
     members[rows] = held - np.minimum(leaving, held)
     return prosecuted, convicted
+
+
+def member_changes(rng, alive, members, profitability, growth: float, quit: float, min_members: float) -> np.ndarray:
+    """Members join living groups (Poisson, mean members x ``growth`` x profitability capped at 1) and
+    quit them (binomial, ``quit`` each); a group left with fewer than ``min_members`` is dismantled
+    (``alive`` set False in place). Changes ``members`` in place; returns the dismantled rows."""
+    live = np.flatnonzero(alive)
+    m_live = members[live]
+    joined = rng.poisson(m_live * growth * np.minimum(profitability[live], 1.0))
+    members[live] = m_live + joined - rng.binomial(m_live, quit)
+    np.maximum(members, 0, out=members)
+    dismantled = np.flatnonzero(alive & (members < min_members))
+    alive[dismantled] = False
+    return dismantled
 
 
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
