@@ -74,6 +74,8 @@ class Enforcement:
         # users' justice pipeline, per member state
         self.user_pending_decision = np.zeros(n, np.int64)
         self.user_pending_trial = np.zeros(n, np.int64)
+        self._user_prosecution_rate = np.full(n, p["users.prosecution_rate"])
+        self._user_conviction_rate = np.full(n, p["users.conviction_rate"])
         # cases of dismantled groups, per member state: once its group is gone a case no longer
         # needs the group's row (a sum of binomials with one probability is one binomial)
         self.orphan_decision = np.zeros(n, np.int64)
@@ -153,12 +155,9 @@ class Enforcement:
             rng, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], 1 - p["police.detention"],
             groups.pending_decision[:u], groups.pending_trial[:u], groups.members[:u], groups.member_state[:u],
             self.prosecution_rate, self.conviction_rate, NO_BOOST if boost is None else boost, boost is not None)
-        decided = rng.binomial(self.orphan_decision, 1 / p["justice.prosecution_lag"])
-        orphan_prosecuted = rng.binomial(decided, self.prosecution_rate)
-        verdicts = rng.binomial(self.orphan_trial, 1 / p["justice.trial_lag"])
-        orphan_convicted = rng.binomial(verdicts, self.conviction_rate)
-        self.orphan_decision -= decided
-        self.orphan_trial += orphan_prosecuted - verdicts
+        orphan_prosecuted, orphan_convicted = self.kernels.pooled_courts(
+            rng, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], self.orphan_decision, self.orphan_trial,
+            self.prosecution_rate, self.conviction_rate)
         return prosecuted, convicted, orphan_prosecuted, orphan_convicted
 
     def _pool_orphans(self, groups) -> None:
@@ -180,10 +179,8 @@ class Enforcement:
         p, rng = self.p, self.rng_justice
         monthly = 1 - (1 - np.clip(demand.user_detection_per_year, 0, 1)) ** (1 / 12)
         suspects = rng.binomial(demand.knowing_users, np.where(demand.offence, monthly, 0.0))
-        decided = rng.binomial(self.user_pending_decision, 1 / p["justice.prosecution_lag"])
-        prosecuted = rng.binomial(decided, p["users.prosecution_rate"])
-        verdicts = rng.binomial(self.user_pending_trial, 1 / p["justice.trial_lag"])
-        convicted = rng.binomial(verdicts, p["users.conviction_rate"])
-        self.user_pending_decision += suspects - decided
-        self.user_pending_trial += prosecuted - verdicts
+        prosecuted, convicted = self.kernels.pooled_courts(
+            rng, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], self.user_pending_decision,
+            self.user_pending_trial, self._user_prosecution_rate, self._user_conviction_rate)
+        self.user_pending_decision += suspects  # this month's suspects wait at least a month for a decision
         return suspects, prosecuted, convicted

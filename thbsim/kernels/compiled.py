@@ -307,6 +307,28 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
 
 
 @jit
+def pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, prosecution_rate, conviction_rate):
+    # four draws over the member states, each in ascending order, as the reference's four binomials
+    n = pending_decision.size
+    decided = np.zeros(n, np.int64)
+    prosecuted = np.zeros(n, np.int64)
+    verdicts = np.zeros(n, np.int64)
+    convicted = np.zeros(n, np.int64)
+    for i in range(n):
+        decided[i] = rng.binomial(pending_decision[i], decide_p)
+    for i in range(n):
+        prosecuted[i] = rng.binomial(decided[i], prosecution_rate[i])
+    for i in range(n):
+        verdicts[i] = rng.binomial(pending_trial[i], verdict_p)
+    for i in range(n):
+        convicted[i] = rng.binomial(verdicts[i], conviction_rate[i])
+    for i in range(n):
+        pending_decision[i] -= decided[i]
+        pending_trial[i] += prosecuted[i] - verdicts[i]
+    return prosecuted, convicted
+
+
+@jit
 def member_changes(rng, alive, members, profitability, growth, quit, min_members):
     # the reference's draws in its order: every Poisson (living rows ascending), then every binomial
     u = alive.size

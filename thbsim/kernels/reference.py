@@ -15,8 +15,8 @@ from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
-           "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "member_changes", "write_recruits",
-           "stratum_cdf", "split_uniforms"]
+           "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "pooled_courts",
+           "member_changes", "write_recruits", "stratum_cdf", "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -203,6 +203,21 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
     leaving = rng.binomial(convicted[rows], leave_p)
     held = members[rows]
     members[rows] = held - np.minimum(leaving, held)
+    return prosecuted, convicted
+
+
+def pooled_courts(rng, decide_p: float, verdict_p: float, pending_decision, pending_trial, prosecution_rate,
+                  conviction_rate):
+    """Courts for cases pooled per member state (users, and members of dismantled groups): decisions
+    come up with ``decide_p`` a month and prosecute with ``prosecution_rate``, verdicts with
+    ``verdict_p`` and convict with ``conviction_rate`` (both per member state). Changes the pending
+    counts in place; returns prosecutions and convictions per member state."""
+    decided = rng.binomial(pending_decision, decide_p)
+    prosecuted = rng.binomial(decided, prosecution_rate)
+    verdicts = rng.binomial(pending_trial, verdict_p)
+    convicted = rng.binomial(verdicts, conviction_rate)
+    pending_decision -= decided
+    pending_trial += prosecuted - verdicts
     return prosecuted, convicted
 
 
