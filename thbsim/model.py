@@ -309,14 +309,14 @@ class TraffickingModel(mesa.Model):
         self._update_stocks(flows)
         flows.update(moved)
 
+        # sums over groups by member state and by cell, each in one pass over the group rows
+        investigations_ms, raids_ms, frozen_groups_ms, suspects_ms, prosecuted_ms, convicted_ms = kern.group_sums(
+            gms, np.array([investigated, raided, frozen > 0, suspects, prosecuted, convicted], np.float64), n)
+        gone = np.zeros(u)
+        gone[dismantled] = 1.0
         cells = gms.astype(np.int64) * NF + gform
-
-        def by_cell(w):
-            return np.bincount(cells, weights=w, minlength=n * NF).reshape(n, NF)
-
-        def by_ms(w):
-            return np.bincount(gms, weights=w, minlength=n)
-
+        dismantled_c, revenue_c, profit_c, spending_c, frozen_c = kern.group_sums(
+            cells, np.array([gone, revenue, profit, spending, frozen]), n * NF).reshape(5, n, NF)
         identified_ms = flows["identified"]
         for name, s in (("victims_recruited", RECRUITED), ("victims_exploited", EXPLOITED),
                         ("victims_identified", IDENTIFIED), ("victims_supported", SUPPORTED)):
@@ -325,32 +325,30 @@ class TraffickingModel(mesa.Model):
             rec[name, t] = value
         rec["identified_by_channel", t] = by_channel.reshape(n, 5)
         rec["registered", t] = registered
-        suspects_ms = by_ms(suspects)
         rec["suspects", t] = suspects_ms
-        rec["prosecutions", t] = by_ms(prosecuted) + orphan_prosecuted
-        rec["convictions", t] = by_ms(convicted) + orphan_convicted
+        rec["prosecutions", t] = prosecuted_ms + orphan_prosecuted
+        rec["convictions", t] = convicted_ms + orphan_convicted
         rec["user_suspects", t] = user_s
         rec["user_prosecutions", t] = user_p
         rec["user_convictions", t] = user_c
-        rec["investigations", t] = by_ms(investigated)
-        rec["raids", t] = by_ms(raided)
-        gone = np.zeros(u)
-        gone[dismantled] = 1.0
-        rec["groups_dismantled", t] = by_cell(gone)
-        rec["group_revenue", t] = by_cell(revenue)
-        rec["group_profit", t] = by_cell(profit)
-        rec["group_spending", t] = by_cell(spending)
-        rec["assets_frozen", t] = by_cell(frozen)
+        rec["investigations", t] = investigations_ms
+        rec["raids", t] = raids_ms
+        rec["groups_dismantled", t] = dismantled_c
+        rec["group_revenue", t] = revenue_c
+        rec["group_profit", t] = profit_c
+        rec["group_spending", t] = spending_c
+        rec["assets_frozen", t] = frozen_c
         ent_cells = g.member_state[entrants].astype(np.int64) * NF + g.form[entrants]
         rec["groups_entered", t] = np.bincount(ent_cells, minlength=n * NF).reshape(n, NF)
         rec["entry_capital", t] = np.bincount(ent_cells, weights=g.assets[entrants], minlength=n * NF).reshape(n, NF)
         # stocks of groups after entry (new groups included)
         u2 = g.used
-        alive2 = g.alive[:u2]
-        cells2 = g.member_state[:u2][alive2].astype(np.int64) * NF + g.form[:u2][alive2]
-        rec["groups_active", t] = np.bincount(cells2, minlength=n * NF).reshape(n, NF)
-        rec["group_members", t] = np.bincount(cells2, weights=g.members[:u2][alive2], minlength=n * NF).reshape(n, NF)
-        rec["group_assets", t] = np.bincount(cells2, weights=g.assets[:u2][alive2], minlength=n * NF).reshape(n, NF)
+        cells2 = np.where(g.alive[:u2], g.member_state[:u2].astype(np.int64) * NF + g.form[:u2], -1)
+        active_c, members_c, assets_c = kern.group_sums(
+            cells2, np.array([np.ones(u2), g.members[:u2], g.assets[:u2]]), n * NF).reshape(3, n, NF)
+        rec["groups_active", t] = active_c
+        rec["group_members", t] = members_c
+        rec["group_assets", t] = assets_c
         rec["assets_confiscated", t] = confiscated
         rec["users", t] = self.demand.users
         rec["knowing_users", t] = self.demand.knowing_users
@@ -361,7 +359,7 @@ class TraffickingModel(mesa.Model):
         rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
                                                   self.support.health_cost)
         self._month = SimpleNamespace(user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, 5),
-                                      investigations=by_ms(investigated), frozen_groups=by_ms(frozen > 0),
+                                      investigations=investigations_ms, frozen_groups=frozen_groups_ms,
                                       supported=self._stocks[SUPPORTED].reshape(n, NF).sum(axis=1),
                                       checks=rec.data["inspection_checks"][t])
         for lever in self.levers:

@@ -355,6 +355,18 @@ def member_changes(rng, alive, members, profitability, growth, quit, min_members
 
 
 @jit
+def group_sums(keys, weights, n_keys):
+    n_w = weights.shape[0]
+    out = np.zeros((n_w, n_keys))
+    for i in range(keys.size):
+        key = keys[i]
+        if key >= 0:
+            for k in range(n_w):
+                out[k, key] += weights[k, i]
+    return out
+
+
+@jit
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
                    channel, group, n_forms, n_form_sector):
     (f_state, f_citizenship, f_member_state, f_sex, f_birth_month, f_form, f_sector, f_channel, f_group, f_cell,

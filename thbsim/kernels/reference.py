@@ -16,7 +16,7 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
            "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "pooled_courts",
-           "member_changes", "write_recruits", "stratum_cdf", "split_uniforms"]
+           "member_changes", "group_sums", "write_recruits", "stratum_cdf", "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -233,6 +233,13 @@ def member_changes(rng, alive, members, profitability, growth: float, quit: floa
     dismantled = np.flatnonzero(alive & (members < min_members))
     alive[dismantled] = False
     return dismantled
+
+
+def group_sums(keys, weights, n_keys: int) -> np.ndarray:
+    """Sums of each row of ``weights`` (k x rows) by key (member state or cell of each row); rows with a
+    negative key are left out. Returns k x ``n_keys``; each sum runs over the rows in ascending order."""
+    use = keys >= 0
+    return np.stack([np.bincount(keys[use], weights=w[use], minlength=n_keys) for w in weights])
 
 
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
