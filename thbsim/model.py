@@ -164,10 +164,11 @@ class TraffickingModel(mesa.Model):
         member_loss = (p["groups.initial_members"] * p["police.suspects_per_member"] * p["police.detention"]
                        * p["groups.member_value_months"] * ref)[None, :]
         # the assets a group in that market holds (what a financial investigation would hit)
-        alive = np.flatnonzero(g.alive[: g.used])
-        cell = g.member_state[alive].astype(np.int64) * NF + g.form[alive]
-        held = np.maximum(np.bincount(cell, minlength=n * NF), 1)
-        assets = (np.bincount(cell, weights=np.maximum(g.assets[alive], 0.0), minlength=n * NF) / held).reshape(n, NF)
+        u = g.used
+        cell = np.where(g.alive[:u], g.member_state[:u].astype(np.int64) * NF + g.form[:u], -1)
+        groups, held_assets = self.kernels.group_sums(cell, np.array([np.ones(u), np.maximum(g.assets[:u], 0.0)]),
+                                                      n * NF)
+        assets = (held_assets / np.maximum(groups, 1)).reshape(n, NF)
         per_case = member_loss + (enf.finance_rate * enf.freeze_share)[:, None] * assets
         recruit = self._cost_per_recruit().reshape(n, NF)
         loss = self.ident_hazard * (recruit + p["police.investigate_on_identification"] * per_case)
