@@ -88,10 +88,10 @@ class TraffickingModel(mesa.Model):
         self.population_share = geo.population_m[:n] / geo.population_m[:n].sum()
 
         p = self.p
-        self.demand = Demand(p, geo, self.streams["demand"])
+        self.kernels = load_kernels(kernels)
+        self.demand = Demand(p, geo, self.streams["demand"], kernels=self.kernels)
         self.demand.offence[geo.state_mask(list(scenario.users_offence))] = True
         self.demand.user_detection_per_year[:] = p["users.detection_per_year"]
-        self.kernels = load_kernels(kernels)
         self.groups = CrimeGroups(p, n, self.streams["groups"], kernels=self.kernels)
         self.enforcement = Enforcement(p, geo, self.streams["justice"], kernels=self.kernels)
         self.recruitment = Recruitment(p, geo, self.streams["recruitment"], self.streams["pools"], self.kernels)

@@ -20,8 +20,11 @@ VICTIMS_PER_EMPLOYER = 5.0
 
 
 class Demand:
-    def __init__(self, p, geo, rng: np.random.Generator) -> None:
+    def __init__(self, p, geo, rng: np.random.Generator, kernels=None) -> None:
+        from thbsim.kernels import reference
+
         self.rng = rng
+        self.kernels = kernels if kernels is not None else reference
         n = geo.n_states
         pop = geo.population_m[:n] * 1e6 * p["scale"]
         self.users_base = pop * p["demand.sex_buyers_per_1000"] / 1000
@@ -80,11 +83,11 @@ class Demand:
         knowing = p["demand.knowing_share"]
         # users leave at the turnover rate and arrive toward the base; as they turn over, their
         # buying from victims adapts to the expected penalty (users buy less from victims)
-        self.users += rng.poisson(self.users_base * turnover) - rng.binomial(self.users, turnover)
+        self.kernels.turnover(rng, self.users, self.users_base * turnover, turnover)
         self.victim_buying += turnover * (self.victim_demand_target() - self.victim_buying)
         emp_turnover = p["demand.employer_turnover"]
         emp_base = self.employers_base * self.employer_deterrence() * self.labour_demand_factor[:, None]
-        self.employers += rng.poisson(emp_base * emp_turnover) - rng.binomial(self.employers, emp_turnover)
+        self.kernels.turnover(rng, self.employers, emp_base * emp_turnover, emp_turnover)
 
         cpv = p["demand.clients_per_victim"]
         share = p["demand.exploited_share_sex"] * self.victim_buying

@@ -54,7 +54,7 @@ class Recruitment:
     def step_pools(self) -> None:
         """Pools turn over toward their base size (binomial out, Poisson in)."""
         rate = self.p["pool.turnover"]
-        self.pool += self.rng_pools.poisson(self.pool_base * rate) - self.rng_pools.binomial(self.pool, rate)
+        self.kernels.turnover(self.rng_pools, self.pool, self.pool_base * rate, rate)
 
     def prepare(self) -> None:
         """This month's stratum distribution per (member state, form) cell, and its mean success.

@@ -355,6 +355,17 @@ def member_changes(rng, alive, members, profitability, growth, quit, min_members
 
 
 @jit
+def turnover(rng, stock, arrivals_mean, rate):
+    # element order of the reference's draws (C order): through flat views of both arrays
+    flat, mean = stock.reshape(-1), arrivals_mean.reshape(-1)
+    arrived = np.empty(flat.size, np.int64)
+    for i in range(flat.size):
+        arrived[i] = rng.poisson(mean[i])
+    for i in range(flat.size):
+        flat[i] += arrived[i] - rng.binomial(flat[i], rate)
+
+
+@jit
 def group_sums(keys, weights, n_keys):
     n_w = weights.shape[0]
     out = np.zeros((n_w, n_keys))

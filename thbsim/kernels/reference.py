@@ -16,7 +16,7 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
            "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "pooled_courts",
-           "member_changes", "group_sums", "write_recruits", "stratum_cdf", "split_uniforms"]
+           "member_changes", "group_sums", "turnover", "write_recruits", "stratum_cdf", "split_uniforms"]
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -233,6 +233,12 @@ def member_changes(rng, alive, members, profitability, growth: float, quit: floa
     dismantled = np.flatnonzero(alive & (members < min_members))
     alive[dismantled] = False
     return dismantled
+
+
+def turnover(rng, stock, arrivals_mean, rate: float) -> None:
+    """A pool counted per stratum turns over in place: Poisson(``arrivals_mean``) arrive and each
+    member leaves with probability ``rate`` (every Poisson draw first, then every binomial)."""
+    stock += rng.poisson(arrivals_mean) - rng.binomial(stock, rate)
 
 
 def group_sums(keys, weights, n_keys: int) -> np.ndarray:
