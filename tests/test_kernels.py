@@ -209,6 +209,72 @@ def test_group_courts_draw_what_numpy_draws(rng, with_boost):
     assert out[1][0].sum() > 0 and out[1][1].sum() > 0 and (arrays[1][2] < members).any()
 
 
+def _both_draw(call):
+    """Run ``call(module, generator)`` for numpy and numba from one generator state; returns the two
+    outputs and asserts the generators end in the same state (the same numbers were drawn)."""
+    gens = [np.random.default_rng(7), np.random.default_rng(7)]
+    out = [call(module, gen) for module, gen in zip((reference, compiled), gens, strict=True)]
+    assert gens[0].random() == gens[1].random()
+    return out
+
+
+def test_pooled_courts_draw_what_numpy_draws(rng):
+    pending = rng.integers(0, 400, (2, N_STATES)) * (rng.random((2, N_STATES)) < 0.8)
+    rates = rng.random(N_STATES), rng.random(N_STATES)
+    rates[0][0] = 0.0
+
+    def call(module, gen):
+        a = [pending[0].copy(), pending[1].copy()]
+        return module.pooled_courts(gen, 1 / 6, 1 / 9, *a, *rates), a
+
+    (out_np, a_np), (out_nb, a_nb) = _both_draw(call)
+    _assert_same(out_np, out_nb)
+    _assert_same(tuple(a_np), tuple(a_nb))
+    assert out_nb[0].sum() > 0 and out_nb[1].sum() > 0 and (a_nb[0] < pending[0]).any()
+
+
+def test_member_changes_draw_what_numpy_draws(rng):
+    u = 5000
+    alive = rng.random(u) < 0.7
+    members = rng.integers(0, 20, u)
+    profitability = rng.random(u) * 2  # 0 to 2: capped at 1 in the joins
+
+    def call(module, gen):
+        a, m = alive.copy(), members.copy()
+        return module.member_changes(gen, a, m, profitability, 0.05, 0.04, 3.0), a, m
+
+    out_np, out_nb = _both_draw(call)
+    _assert_same(out_np, out_nb)
+    dismantled, a, m = out_nb
+    assert dismantled.size > 0 and not a[dismantled].any() and alive[dismantled].all()
+    assert (m[alive] > members[alive]).any() and (m[alive] < members[alive]).any()
+    np.testing.assert_array_equal(m[~alive], members[~alive])
+
+
+def test_turnover_draws_what_numpy_draws(rng):
+    stock = rng.integers(0, 10**6, (33, 2, 2)) * (rng.random((33, 2, 2)) < 0.9)
+    mean = rng.random((33, 2, 2)) * 3e4 * (rng.random((33, 2, 2)) < 0.9)
+
+    def call(module, gen):
+        s = stock.copy()
+        module.turnover(gen, s, mean, 0.02)
+        return s
+
+    out_np, out_nb = _both_draw(call)
+    np.testing.assert_array_equal(out_np, out_nb)
+    assert (out_nb != stock).any()
+
+
+def test_group_sums(rng):
+    keys = rng.integers(-1, N_STATES * NF, 6000)
+    weights = rng.standard_normal((4, 6000)) * 1e6
+    out = compiled.group_sums(keys, weights, N_STATES * NF)
+    np.testing.assert_array_equal(reference.group_sums(keys, weights, N_STATES * NF), out)
+    use = keys >= 0
+    np.testing.assert_allclose(out.sum(axis=1), weights[:, use].sum(axis=1), rtol=1e-9)
+    assert out.shape == (4, N_STATES * NF)
+
+
 def test_write_recruits(rng):
     from thbsim.actors.enforcement import N_FORM_SECTOR
     from thbsim.population import Victims
