@@ -190,7 +190,7 @@ def test_desired_recruits(rng):
 
 @pytest.mark.parametrize("with_boost", [False, True])
 def test_group_courts_draw_what_numpy_draws(rng, with_boost):
-    """The one kernel that draws: same numbers from the same generator state, and the state after."""
+    """A kernel that draws: same numbers from the same generator state, and the state after."""
     u = 4000
     pending_decision = rng.integers(0, 6, u) * (rng.random(u) < 0.5)
     pending_trial = rng.integers(0, 9, u) * (rng.random(u) < 0.5)
@@ -237,11 +237,11 @@ def test_member_changes_draw_what_numpy_draws(rng):
     u = 5000
     alive = rng.random(u) < 0.7
     members = rng.integers(0, 20, u)
-    profitability = rng.random(u) * 2  # 0 to 2: capped at 1 in the joins
+    join_mean = members * 0.05 * np.minimum(rng.random(u) * 2, 1.0)
 
     def call(module, gen):
         a, m = alive.copy(), members.copy()
-        return module.member_changes(gen, a, m, profitability, 0.05, 0.04, 3.0), a, m
+        return module.member_changes(gen, a, m, join_mean, np.exp(-join_mean), 0.04, 3.0), a, m
 
     out_np, out_nb = _both_draw(call)
     _assert_same(out_np, out_nb)
@@ -249,6 +249,57 @@ def test_member_changes_draw_what_numpy_draws(rng):
     assert dismantled.size > 0 and not a[dismantled].any() and alive[dismantled].all()
     assert (m[alive] > members[alive]).any() and (m[alive] < members[alive]).any()
     np.testing.assert_array_equal(m[~alive], members[~alive])
+
+
+def test_inversion_samplers_are_identical(rng):
+    """Binomial and Poisson by inversion: the same counts from the same uniforms, edge cases included
+    (p = 0, p = 1, p above 1/2, n = 0, large means)."""
+    k = 20000
+    n = rng.integers(0, 1000, k) // rng.integers(1, 100, k)
+    p = rng.choice([0.0, 1.0, 0.5, 0.01, 0.3, 0.7, 0.99, 1 / 6], k)
+    u = rng.random(k)
+    out = compiled.binomial_inversion(n, p, u)
+    np.testing.assert_array_equal(reference.binomial_inversion(n, p, u), out)
+    np.testing.assert_array_equal(out[p == 0.0], 0)
+    np.testing.assert_array_equal(out[p == 1.0], n[p == 1.0])
+    assert (out <= n).all()
+    np.testing.assert_array_equal(compiled.binomial_inversion(n, 0.2, u), reference.binomial_inversion(n, 0.2, u))
+    mean = rng.random(k) * rng.choice([0.1, 1.0, 10.0, 300.0], k)
+    np.testing.assert_array_equal(reference.poisson_inversion(mean, np.exp(-mean), u),
+                                  compiled.poisson_inversion(mean, np.exp(-mean), u))
+    for module in (reference, compiled):
+        with pytest.raises(ValueError, match="above"):
+            module.binomial_inversion(np.array([reference.MAX_INVERSION_N + 1]), 0.5, np.array([0.5]))
+        with pytest.raises(ValueError, match="above"):
+            module.poisson_inversion(np.array([1e4]), np.array([0.0]), np.array([0.5]))
+
+
+@pytest.mark.parametrize(("n", "p"), [(5, 0.01), (30, 0.3), (12, 0.8), (400, 0.5)])
+def test_binomial_inversion_has_the_binomial_distribution(n, p):
+    from scipy import stats
+
+    m = 200_000
+    draws = compiled.binomial_inversion(np.full(m, n), p, np.random.default_rng(5).random(m))
+    observed = np.bincount(draws, minlength=n + 1)
+    expected = stats.binom.pmf(np.arange(n + 1), n, p) * m
+    keep = expected > 5
+    chi2 = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3
+    assert abs(draws.mean() - n * p) < 5 * np.sqrt(n * p * (1 - p) / m)
+
+
+@pytest.mark.parametrize("mean", [0.2, 3.0, 40.0])
+def test_poisson_inversion_has_the_poisson_distribution(mean):
+    from scipy import stats
+
+    m = 200_000
+    draws = compiled.poisson_inversion(np.full(m, mean), np.full(m, np.exp(-mean)), np.random.default_rng(6).random(m))
+    observed = np.bincount(draws)
+    expected = stats.poisson.pmf(np.arange(observed.size), mean) * m
+    keep = expected > 5
+    chi2 = ((observed[keep] - expected[keep]) ** 2 / expected[keep]).sum()
+    assert stats.chi2.sf(chi2, keep.sum() - 1) > 1e-3
+    assert abs(draws.mean() - mean) < 5 * np.sqrt(mean / m)
 
 
 def test_turnover_draws_what_numpy_draws(rng):

@@ -137,8 +137,9 @@ class Enforcement:
         rows = np.flatnonzero(investigated)
         groups.investigated_at[rows] = t
         suspects = np.zeros(u, np.int64)
-        suspects[rows] = rng.binomial(groups.members[rows], p["police.suspects_per_member"])
-        groups.members[rows] -= rng.binomial(suspects[rows], p["police.detention"])
+        binomial = self.kernels.binomial_inversion
+        suspects[rows] = binomial(groups.members[rows], p["police.suspects_per_member"], rng.random(rows.size))
+        groups.members[rows] -= binomial(suspects[rows], p["police.detention"], rng.random(rows.size))
         groups.pending_decision[rows] += suspects[rows]
         return suspects
 

@@ -175,9 +175,9 @@ class CrimeGroups:
     def update_members(self, t: int) -> np.ndarray:
         """Members join profitable groups and quit; returns rows dismantled this month."""
         p, u = self.p, self.used
-        dismantled = self.kernels.member_changes(self.rng, self.alive[:u], self.members[:u], self.profitability,
-                                                 p["groups.member_growth"], p["groups.member_quit"],
-                                                 p["groups.min_members"])
+        join_mean = self.members[:u] * p["groups.member_growth"] * np.minimum(self.profitability, 1.0)
+        dismantled = self.kernels.member_changes(self.rng, self.alive[:u], self.members[:u], join_mean,
+                                                 np.exp(-join_mean), p["groups.member_quit"], p["groups.min_members"])
         self.died[dismantled] = t
         return dismantled
 

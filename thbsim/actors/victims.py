@@ -67,8 +67,10 @@ class Recruitment:
         self.cdf, self.mean_success = self.kernels.stratum_cdf(self.pool, success, self.link, self.susceptibility)
 
     def recruits(self, wanted: np.ndarray, cell: np.ndarray) -> np.ndarray:
-        """Successful recruits per group: attempts Poisson(wanted / reference success), thinned."""
-        return self.rng.poisson(wanted / self.p["recruit.success"] * self.mean_success[cell])
+        """Successful recruits per group: attempts Poisson(wanted / reference success), thinned
+        (one uniform per group row, by inversion)."""
+        mean = wanted / self.p["recruit.success"] * self.mean_success[cell]
+        return self.kernels.poisson_inversion(mean, np.exp(-mean), self.rng.random(mean.size))
 
     def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray) -> dict:
         """Attributes of one recruit per entry of ``member_state``/``form`` (call ``prepare`` first)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from thbsim.kernels.reference import MAX_INVERSION_MEAN, MAX_INVERSION_N
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
 
 jit = nb.njit(cache=True, nogil=True)
@@ -274,21 +275,82 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
 
 
 @jit
+def _binomial(n, p, u):
+    # the reference's binomial_inversion for one element, operation for operation
+    if n > MAX_INVERSION_N:
+        raise ValueError("binomial_inversion: n above MAX_INVERSION_N; draw large counts with a generator")
+    flip = p > 0.5
+    pe = 1.0 - p if flip else p
+    q = 1.0 - pe
+    prob = 1.0
+    base, e = q, n
+    while e > 0:
+        if e & 1:
+            prob *= base
+        base *= base
+        e >>= 1
+    ratio = pe / q
+    k = 0
+    cdf = prob
+    while u >= cdf and k < n:
+        k += 1
+        prob *= (n - k + 1) / k * ratio
+        cdf += prob
+    return n - k if flip else k
+
+
+@jit
+def _binomial_each(n, p, u):
+    out = np.empty(n.size, np.int64)
+    for i in range(n.size):
+        out[i] = _binomial(n[i], p[i], u[i])
+    return out
+
+
+def binomial_inversion(n, p, u):
+    # p may be one number or one per element, as in the reference
+    n = np.asarray(n, np.int64)
+    return _binomial_each(n, np.ascontiguousarray(np.broadcast_to(np.asarray(p, np.float64), n.shape)), u)
+
+
+@jit
+def _poisson(mean, p0, u):
+    k = 0
+    prob, cdf = p0, p0
+    while u >= cdf and prob > 0:
+        k += 1
+        prob *= mean / k
+        cdf += prob
+    return k
+
+
+@jit
+def poisson_inversion(mean, p0, u):
+    out = np.empty(mean.size, np.int64)
+    for i in range(mean.size):
+        if mean[i] > MAX_INVERSION_MEAN:
+            raise ValueError("poisson_inversion: mean above MAX_INVERSION_MEAN")
+        out[i] = _poisson(mean[i], p0[i], u[i])
+    return out
+
+
+@jit
 def _court_stage(rng, pending, come_up_p, rate_by_state, member_state, boost, has_boost):
-    # the reference's draws in the reference's order: each draw over the rows in ascending order
+    # the reference's uniforms in the reference's order: one per row with cases (ascending), then one
+    # per row where cases came up
     u = pending.size
     came_up = np.zeros(u, np.int64)
     succeeded = np.zeros(u, np.int64)
     for i in range(u):
         if pending[i] != 0:
-            came_up[i] = rng.binomial(pending[i], come_up_p)
+            came_up[i] = _binomial(pending[i], come_up_p, rng.random())
             pending[i] -= came_up[i]
     for i in range(u):
         if came_up[i] > 0:
             rate = rate_by_state[member_state[i]]
             if has_boost:
                 rate = min(rate * boost[i], 1.0)
-            succeeded[i] = rng.binomial(came_up[i], rate)
+            succeeded[i] = _binomial(came_up[i], rate, rng.random())
     return succeeded
 
 
@@ -301,7 +363,7 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
         pending_trial[i] += prosecuted[i]
     for i in range(convicted.size):
         if convicted[i] > 0:
-            leaving = rng.binomial(convicted[i], leave_p)
+            leaving = _binomial(convicted[i], leave_p, rng.random())
             members[i] -= min(leaving, members[i])
     return prosecuted, convicted
 
@@ -329,17 +391,18 @@ def pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, pro
 
 
 @jit
-def member_changes(rng, alive, members, profitability, growth, quit, min_members):
-    # the reference's draws in its order: every Poisson (living rows ascending), then every binomial
+def member_changes(rng, alive, members, join_mean, join_p0, quit, min_members):
+    # the reference's uniforms in its order: one per living row for the joins (ascending), then one each
+    # for the quits
     u = alive.size
     joined = np.zeros(u, np.int64)
     for i in range(u):
         if alive[i]:
-            joined[i] = rng.poisson(members[i] * growth * min(profitability[i], 1.0))
+            joined[i] = _poisson(join_mean[i], join_p0[i], rng.random())
     n_dismantled = 0
     for i in range(u):
         if alive[i]:
-            members[i] = members[i] + joined[i] - rng.binomial(members[i], quit)
+            members[i] = members[i] + joined[i] - _binomial(members[i], quit, rng.random())
         if members[i] < 0:
             members[i] = 0
         if alive[i] and members[i] < min_members:

@@ -16,7 +16,12 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
            "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "pooled_courts",
-           "member_changes", "group_sums", "turnover", "write_recruits", "stratum_cdf", "split_uniforms"]
+           "member_changes", "group_sums", "turnover", "write_recruits", "stratum_cdf", "split_uniforms",
+           "binomial_inversion", "poisson_inversion"]
+MAX_INVERSION_N = 1000
+"""Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
+MAX_INVERSION_MEAN = 500.0
+"""Largest Poisson mean drawn by inversion (so that exp(-mean) stays a normal double)."""
 TWO_TO_MINUS_32 = 2.0**-32
 
 
@@ -172,35 +177,84 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
     return x, np.where(alive, np.minimum(gap, affordable), 0.0)
 
 
+def binomial_inversion(n, p, u) -> np.ndarray:
+    """Binomial(n, p) for each element, by inversion of its uniform ``u`` (one uniform a draw, whatever
+    the outcome): the distribution is exact, and the few multiplications are written so that the
+    compiled version repeats them in the same order. For the small counts of group rows (``n`` up to
+    ``MAX_INVERSION_N``); numpy's generator draws the large pools.
+
+    p > 1/2 draws the failures (n - Binomial(n, 1 - p)); (1 - p)^n is taken by repeated squaring.
+    """
+    n = np.asarray(n, np.int64)
+    p = np.broadcast_to(np.asarray(p, np.float64), n.shape)
+    if n.size and n.max() > MAX_INVERSION_N:
+        raise ValueError(f"binomial_inversion: n = {n.max()} above {MAX_INVERSION_N}; draw large counts with a generator")
+    flip = p > 0.5
+    pe = np.where(flip, 1.0 - p, p)
+    q = 1.0 - pe
+    prob = np.ones(n.size)  # P(0) = q ** n, by squaring: rows whose exponent is spent are left alone
+    base, e = q, n
+    while e.any():
+        prob = np.where(e & 1, prob * base, prob)
+        base = base * base
+        e = e >> 1
+    ratio = pe / q
+    k = np.zeros(n.size, np.int64)
+    cdf = prob.copy()
+    todo = np.flatnonzero((u >= cdf) & (k < n))
+    while todo.size:
+        k[todo] += 1
+        prob[todo] *= (n[todo] - k[todo] + 1) / k[todo] * ratio[todo]
+        cdf[todo] += prob[todo]
+        todo = todo[(u[todo] >= cdf[todo]) & (k[todo] < n[todo])]
+    return np.where(flip, n - k, k)
+
+
+def poisson_inversion(mean, p0, u) -> np.ndarray:
+    """Poisson(``mean``) for each element, by inversion of its uniform ``u``; ``p0`` is exp(-mean),
+    computed by the caller with numpy (so both implementations start from the same number). For the
+    small means of group rows (up to ``MAX_INVERSION_MEAN``)."""
+    if mean.size and mean.max() > MAX_INVERSION_MEAN:
+        raise ValueError(f"poisson_inversion: mean {mean.max():g} above {MAX_INVERSION_MEAN:g}")
+    k = np.zeros(mean.size, np.int64)
+    prob, cdf = p0.copy(), p0.copy()
+    todo = np.flatnonzero((u >= cdf) & (prob > 0))
+    while todo.size:
+        k[todo] += 1
+        prob[todo] *= mean[todo] / k[todo]
+        cdf[todo] += prob[todo]
+        todo = todo[(u[todo] >= cdf[todo]) & (prob[todo] > 0)]
+    return k
+
+
 def _court_stage(rng, pending, come_up_p, rate_by_state, member_state, boost, has_boost: bool) -> np.ndarray:
     """One stage of the groups' cases (prosecution decision or trial): how many of each group's pending
     cases come up this month (removed from ``pending`` in place), and returns how many of those succeed
-    at the rate of the group's member state. Only groups with cases draw, and the second draw only
-    where cases came up (a binomial with n = 0 draws nothing)."""
+    at the rate of the group's member state. One uniform per group with cases, then one per group
+    where cases came up (binomials by inversion)."""
     succeeded = np.zeros(pending.size, np.int64)
     rows = np.flatnonzero(pending)
-    came_up = rng.binomial(pending[rows], come_up_p)
+    came_up = binomial_inversion(pending[rows], come_up_p, rng.random(rows.size))
     pending[rows] -= came_up
     rows, came_up = rows[came_up > 0], came_up[came_up > 0]
     rate = rate_by_state[member_state[rows]]
     if has_boost:
         rate = np.minimum(rate * boost[rows], 1.0)
-    succeeded[rows] = rng.binomial(came_up, rate)
+    succeeded[rows] = binomial_inversion(came_up, rate, rng.random(rows.size))
     return succeeded
 
 
 def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members, member_state,
                  prosecution_rate, conviction_rate, boost, has_boost: bool):
     """Prosecution decisions and verdicts for the groups' pending cases (in place), and convicted members
-    who leave; returns prosecutions and convictions per group. The only kernel that draws: it draws
-    from ``rng`` exactly what numpy's vectorised binomials draw, row by row in order, so the compiled
-    version (numba runs numpy's algorithms on the same generator) gives the same numbers.
+    who leave; returns prosecutions and convictions per group. Draws its uniforms from ``rng`` stage by
+    stage, rows in ascending order, as the compiled version does.
     """
     prosecuted = _court_stage(rng, pending_decision, decide_p, prosecution_rate, member_state, boost, has_boost)
     convicted = _court_stage(rng, pending_trial, verdict_p, conviction_rate, member_state, boost, has_boost)
     pending_trial += prosecuted  # this month's prosecutions wait at least a month for a verdict
     rows = np.flatnonzero(convicted)
-    leaving = rng.binomial(convicted[rows], leave_p)
+    leaving = binomial_inversion(convicted[rows], leave_p, rng.random(rows.size))
     held = members[rows]
     members[rows] = held - np.minimum(leaving, held)
     return prosecuted, convicted
@@ -221,14 +275,15 @@ def pooled_courts(rng, decide_p: float, verdict_p: float, pending_decision, pend
     return prosecuted, convicted
 
 
-def member_changes(rng, alive, members, profitability, growth: float, quit: float, min_members: float) -> np.ndarray:
-    """Members join living groups (Poisson, mean members x ``growth`` x profitability capped at 1) and
+def member_changes(rng, alive, members, join_mean, join_p0, quit: float, min_members: float) -> np.ndarray:
+    """Members join living groups (Poisson with mean ``join_mean``; ``join_p0`` = exp(-join_mean)) and
     quit them (binomial, ``quit`` each); a group left with fewer than ``min_members`` is dismantled
-    (``alive`` set False in place). Changes ``members`` in place; returns the dismantled rows."""
+    (``alive`` set False in place). Changes ``members`` in place; returns the dismantled rows. One
+    uniform per living group for the joins, then one per living group for the quits."""
     live = np.flatnonzero(alive)
     m_live = members[live]
-    joined = rng.poisson(m_live * growth * np.minimum(profitability[live], 1.0))
-    members[live] = m_live + joined - rng.binomial(m_live, quit)
+    joined = poisson_inversion(join_mean[live], join_p0[live], rng.random(live.size))
+    members[live] = m_live + joined - binomial_inversion(m_live, quit, rng.random(live.size))
     np.maximum(members, 0, out=members)
     dismantled = np.flatnonzero(alive & (members < min_members))
     alive[dismantled] = False
@@ -237,7 +292,8 @@ def member_changes(rng, alive, members, profitability, growth: float, quit: floa
 
 def turnover(rng, stock, arrivals_mean, rate: float) -> None:
     """A pool counted per stratum turns over in place: Poisson(``arrivals_mean``) arrive and each
-    member leaves with probability ``rate`` (every Poisson draw first, then every binomial)."""
+    member leaves with probability ``rate`` (every Poisson draw first, then every binomial; numpy's
+    generator, for pools of any size)."""
     stock += rng.poisson(arrivals_mean) - rng.binomial(stock, rate)
 
 
