@@ -316,6 +316,41 @@ def test_turnover_draws_what_numpy_draws(rng):
     assert (out_nb != stock).any()
 
 
+def test_raid_hazard(rng):
+    u = 5000
+    alive = rng.random(u) < 0.8
+    ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)
+    investigations = rng.random(N_STATES) * 30
+    investigations[5] = 0.0
+    args = (alive, ms, form, rng.integers(0, 40, u), rng.random(NF), investigations, N_STATES)
+    hazard = compiled.raid_hazard(*args)
+    np.testing.assert_array_equal(reference.raid_hazard(*args), hazard)
+    assert (hazard[~alive] == 0).all() and (hazard[alive & (ms != 5)] > 0).all()
+    by_state = np.bincount(ms, weights=hazard, minlength=N_STATES)  # each member state's investigations are shared out
+    has_live = np.bincount(ms[alive], minlength=N_STATES) > 0
+    np.testing.assert_allclose(by_state[has_live], investigations[has_live])
+
+
+def test_pick_in_cell(rng):
+    u = 3000
+    alive = rng.random(u) < 0.6
+    ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)
+    alive[(ms == 4) & (form == 1)] = False  # a cell without living groups
+    cell = (rng.integers(0, N_STATES * NF, 8000)).astype(np.int16)
+    args = (alive, ms, form, NF, N_STATES * NF, cell, rng.random(8000))
+    picked = compiled.pick_in_cell(*args)
+    np.testing.assert_array_equal(reference.pick_in_cell(*args), picked)
+    live_cells = np.bincount(ms[alive] * NF + form[alive], minlength=N_STATES * NF) > 0
+    empty = ~live_cells[cell]
+    assert empty.any() and (picked[empty] == -1).all() and (picked[~empty] >= 0).all()
+    found = picked >= 0
+    assert alive[picked[found]].all()
+    np.testing.assert_array_equal(ms[picked[found]] * NF + form[picked[found]], cell[found])
+    none = np.zeros(u, bool)
+    np.testing.assert_array_equal(compiled.pick_in_cell(none, *args[1:]), np.full(8000, -1))
+    np.testing.assert_array_equal(reference.pick_in_cell(none, *args[1:]), np.full(8000, -1))
+
+
 def test_group_sums(rng):
     keys = rng.integers(-1, N_STATES * NF, 6000)
     weights = rng.standard_normal((4, 6000)) * 1e6

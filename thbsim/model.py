@@ -491,15 +491,9 @@ class TraffickingModel(mesa.Model):
     # ------------------------------------------------------------------ helpers
     def _pick_groups(self, cell: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A random active group of each victim's (member state, form) cell; -1 where there is none."""
-        g = self.groups
-        alive = np.flatnonzero(g.alive[: g.used])
-        gcell = g.member_state[alive] * NF + g.form[alive]  # int16: the stable sort is a radix sort
-        order = np.argsort(gcell, kind="stable")
-        counts = np.bincount(gcell, minlength=self.geo.n_states * NF)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        c = counts[cell]
-        pick = starts[cell] + np.floor(rng.random(cell.size) * c).astype(np.int64)
-        return np.where(c > 0, alive[order][np.minimum(pick, max(alive.size - 1, 0))] if alive.size else -1, -1)
+        g, u = self.groups, self.groups.used
+        return self.kernels.pick_in_cell(g.alive[:u], g.member_state[:u], g.form[:u], NF, self.geo.n_states * NF, cell,
+                                         rng.random(cell.size))
 
     def _registered(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Registered victims this month by member state, recorded form, sex, age and citizenship."""

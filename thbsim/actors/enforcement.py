@@ -123,10 +123,8 @@ class Enforcement:
     def raids(self, groups) -> np.ndarray:
         """Groups investigated proactively this month (boolean over group rows)."""
         u = groups.used
-        alive, ms = groups.alive[:u], groups.member_state[:u]
-        w = np.where(alive, self.visibility[groups.form[:u]] * np.sqrt(1.0 + groups.held[:u]), 0.0)
-        total = np.bincount(ms, weights=w, minlength=self.geo.n_states)
-        hazard = self.police_investigations[ms] * w / np.maximum(total[ms], 1e-12)
+        hazard = self.kernels.raid_hazard(groups.alive[:u], groups.member_state[:u], groups.form[:u], groups.held[:u],
+                                          self.visibility, self.police_investigations, self.geo.n_states)
         groups.raid_hazard[:u] = hazard
         return self.rng_justice.random(u) < 1 - np.exp(-hazard)
 

@@ -429,6 +429,49 @@ def turnover(rng, stock, arrivals_mean, rate):
 
 
 @jit
+def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states):
+    u = alive.size
+    w = np.zeros(u)
+    total = np.zeros(n_states)
+    for i in range(u):  # sums in row order, as bincount's
+        if alive[i]:
+            w[i] = visibility[form[i]] * np.sqrt(1.0 + held[i])
+        total[member_state[i]] += w[i]
+    hazard = np.empty(u)
+    for i in range(u):
+        hazard[i] = investigations[member_state[i]] * w[i] / max(total[member_state[i]], 1e-12)
+    return hazard
+
+
+@jit
+def pick_in_cell(alive, member_state, form, n_forms, n_cells, cell, u):
+    # the living groups sorted by cell, rows ascending within a cell (a counting sort)
+    counts = np.zeros(n_cells, np.int64)
+    n_live = 0
+    for i in range(alive.size):
+        if alive[i]:
+            counts[member_state[i] * n_forms + form[i]] += 1
+            n_live += 1
+    starts = np.zeros(n_cells, np.int64)
+    for c in range(1, n_cells):
+        starts[c] = starts[c - 1] + counts[c - 1]
+    fill = starts.copy()
+    by_cell = np.empty(n_live, np.int64)
+    for i in range(alive.size):
+        if alive[i]:
+            c = member_state[i] * n_forms + form[i]
+            by_cell[fill[c]] = i
+            fill[c] += 1
+    out = np.full(cell.size, -1, np.int64)
+    for k in range(cell.size):
+        c = counts[cell[k]]
+        if c > 0:
+            pick = starts[cell[k]] + np.int64(np.floor(u[k] * c))
+            out[k] = by_cell[min(pick, n_live - 1)]
+    return out
+
+
+@jit
 def group_sums(keys, weights, n_keys):
     n_w = weights.shape[0]
     out = np.zeros((n_w, n_keys))

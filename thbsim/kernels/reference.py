@@ -16,7 +16,8 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
            "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "pooled_courts",
-           "member_changes", "group_sums", "turnover", "write_recruits", "stratum_cdf", "split_uniforms",
+           "member_changes", "group_sums", "turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard",
+           "pick_in_cell",
            "binomial_inversion", "poisson_inversion"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
@@ -295,6 +296,29 @@ def turnover(rng, stock, arrivals_mean, rate: float) -> None:
     member leaves with probability ``rate`` (every Poisson draw first, then every binomial; numpy's
     generator, for pools of any size)."""
     stock += rng.poisson(arrivals_mean) - rng.binomial(stock, rate)
+
+
+def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states: int) -> np.ndarray:
+    """Each group's monthly hazard of a proactive investigation: the member state's ``investigations``
+    shared among its living groups in proportion to visibility (by form) x sqrt(1 + victims held)."""
+    w = np.where(alive, visibility[form] * np.sqrt(1.0 + held), 0.0)
+    total = np.bincount(member_state, weights=w, minlength=n_states)
+    return investigations[member_state] * w / np.maximum(total[member_state], 1e-12)
+
+
+def pick_in_cell(alive, member_state, form, n_forms: int, n_cells: int, cell, u) -> np.ndarray:
+    """For each item, a living group of its (member state x form) ``cell``, uniformly by its uniform
+    ``u`` (the groups of a cell in row order, the ``floor(u x count)``-th); -1 where the cell has none."""
+    live = np.flatnonzero(alive)
+    gcell = member_state[live].astype(np.int64) * n_forms + form[live]
+    order = np.argsort(gcell, kind="stable")
+    counts = np.bincount(gcell, minlength=n_cells)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    c = counts[cell]
+    pick = starts[cell] + np.floor(u * c).astype(np.int64)
+    if live.size == 0:
+        return np.full(cell.size, -1, np.int64)
+    return np.where(c > 0, live[order][np.minimum(pick, live.size - 1)], -1)
 
 
 def group_sums(keys, weights, n_keys: int) -> np.ndarray:
