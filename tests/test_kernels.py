@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from thbsim import kernels
+from thbsim.actors.enforcement import N_FORM_SECTOR, hazard_key
 from thbsim.kernels import reference
 from thbsim.model import TraffickingModel
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
@@ -349,6 +350,60 @@ def test_pick_in_cell(rng):
     none = np.zeros(u, bool)
     np.testing.assert_array_equal(compiled.pick_in_cell(none, *args[1:]), np.full(8000, -1))
     np.testing.assert_array_equal(reference.pick_in_cell(none, *args[1:]), np.full(8000, -1))
+
+
+def test_relocate_groups_draw_what_numpy_draws(rng):
+    u = 3000
+    alive = rng.random(u) < 0.8
+    ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)
+    margin = rng.standard_normal((N_STATES, NF)) * 300
+    capacity = rng.random((N_STATES, NF)) * 100
+    capacity[7] = 0.0  # a member state no group can move to
+
+    def call(module, gen):
+        m = ms.copy()
+        rows, old = module.relocate_groups(gen, alive, m, form, margin, capacity, 0.2, 0.1, np.array([1e3, 8e2, 5e2]))
+        return rows, old, m
+
+    out_np, out_nb = _both_draw(call)
+    _assert_same(out_np, out_nb)
+    rows, old, m = out_nb
+    assert rows.size > 0 and alive[rows].all() and (old == ms[rows]).all() and (m[rows] != 7).all()
+    assert (margin[m[rows], form[rows]] > margin[old, form[rows]]).all()
+    moved = np.zeros(u, bool)
+    moved[rows] = True
+    np.testing.assert_array_equal(m[~moved], ms[~moved])
+
+
+def test_move_victims(rng):
+    r = _rows(rng, 20000, 400)
+    r0, e0 = np.flatnonzero(r["state"] == RECRUITED), np.flatnonzero(r["state"] == EXPLOITED)
+    flag = np.zeros(401, bool)
+    flag[rng.integers(0, 400, 40)] = True
+    group_ms = rng.integers(0, N_STATES, 401).astype(np.int16)
+    sector = rng.integers(0, N_FORM_SECTOR - 2, 20000)
+    channel = rng.integers(0, 2, 20000).astype(np.int8)
+    fields = []
+    outs = []
+    for module in (reference, compiled):
+        f = [r["member_state"].copy(), r["cell"].copy(), r["hazard_key"].copy()]
+        outs.append(module.move_victims(r["group"], r0, e0, flag, group_ms, r["state"], *f, r["form"], sector, channel,
+                                        NF, N_FORM_SECTOR, N_STATES * NF))
+        fields.append(f)
+    _assert_same(outs[0], outs[1])
+    for a, b in zip(*fields, strict=True):
+        np.testing.assert_array_equal(a, b)
+    ms_new, cell_new, key_new = fields[1]
+    moved = np.zeros(20000, bool)
+    both = np.concatenate([r0, e0])
+    moved[both[flag[r["group"][both]]]] = True
+    assert moved.any() and (ms_new[moved] == group_ms[r["group"][moved]]).all()
+    np.testing.assert_array_equal(key_new[moved], 2 * hazard_key(ms_new[moved], r["form"][moved], sector[moved],
+                                                                  channel[moved]))
+    np.testing.assert_array_equal(ms_new[~moved], r["member_state"][~moved])
+    out_r, in_r, out_e, in_e = outs[1]
+    assert out_r.sum() == in_r.sum() == (moved & (r["state"] == RECRUITED)).sum()
+    assert out_e.sum() == in_e.sum() == (moved & (r["state"] == EXPLOITED)).sum() > 0
 
 
 def test_group_sums(rng):

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from thbsim.actors.demand import Demand
-from thbsim.actors.enforcement import Enforcement, hazard_key
+from thbsim.actors.enforcement import N_FORM_SECTOR, Enforcement
 from thbsim.actors.traffickers import CrimeGroups
 from thbsim.actors.victims import Recruitment, place_recruits
 from thbsim.geography import DETECTION_CHANNELS, FORMS, LEVER_KINDS, geography
@@ -414,20 +414,10 @@ class TraffickingModel(mesa.Model):
                                              minlength=n * NF).reshape(n, NF)
         flag = np.zeros(g.used + 1, bool)
         flag[rows] = True  # index -1 (no group) reads the extra False at the end
-        state = v.state
-        sel = self.kernels.exploited_or_recruited_of(v.group, r0, e0, flag)
-        old_cell = v.cell[sel].astype(np.int64)
-        new_ms = g.member_state[v.group[sel]]
-        form, sector, channel = v.form[sel], v.sector[sel], v.channel[sel]
-        v.member_state[sel] = new_ms
-        v.cell[sel] = new_ms * NF + form
-        v.hazard_key[sel] = 2 * hazard_key(new_ms, form, sector, channel)
-        new_cell = v.cell[sel].astype(np.int64)
-        st_sel = state[sel]
-        for s, name in ((RECRUITED, "recruited"), (EXPLOITED, "exploited")):
-            m = st_sel == s
-            out_c = np.bincount(old_cell[m], minlength=n * NF)
-            in_c = np.bincount(new_cell[m], minlength=n * NF)
+        moved = self.kernels.move_victims(v.group, r0, e0, flag, g.member_state, v.state, v.member_state, v.cell,
+                                          v.hazard_key, v.form, v.sector, v.channel, NF, N_FORM_SECTOR, n * NF)
+        for k, (s, name) in enumerate(((RECRUITED, "recruited"), (EXPLOITED, "exploited"))):
+            out_c, in_c = moved[2 * k], moved[2 * k + 1]
             self._stocks[s] += in_c - out_c
             out[f"moved_out_{name}"] = out_c.reshape(n, NF)
             out[f"moved_in_{name}"] = in_c.reshape(n, NF)

@@ -152,25 +152,10 @@ class CrimeGroups:
 
         ``margin``: expected margin per victim-month per (member state, form), from last month.
         """
-        p, rng, u = self.p, self.rng, self.used
-        live = np.flatnonzero(self.alive[:u])
-        movers = live[rng.random(live.size) < p["groups.mobility"]]
-        if movers.size == 0:
-            return movers, movers
-        from thbsim.actors.victims import stacked_choice
-
-        weight = capacity.T * np.maximum(margin.T, 0.0)  # form x member state
-        cdf = np.cumsum(weight, axis=1)
-        cdf /= np.maximum(cdf[:, -1:], 1e-300)
-        form = self.form[movers].astype(np.int64)
-        dest = stacked_choice(cdf, form, rng.random(movers.size))
-        home = self.member_state[movers]
-        ref = self.ref_revenue[form]
-        better = (margin[dest, form] - margin[home, form]) > p["groups.relocation_gain"] * ref
-        better &= weight[form, dest] > 0
-        rows, old = movers[better], home[better]
-        self.member_state[rows] = dest[better]
-        return rows, old
+        p, u = self.p, self.used
+        return self.kernels.relocate_groups(self.rng, self.alive[:u], self.member_state[:u], self.form[:u], margin,
+                                            capacity, p["groups.mobility"], p["groups.relocation_gain"],
+                                            self.ref_revenue)
 
     def update_members(self, t: int) -> np.ndarray:
         """Members join profitable groups and quit; returns rows dismantled this month."""

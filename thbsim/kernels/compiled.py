@@ -472,6 +472,67 @@ def pick_in_cell(alive, member_state, form, n_forms, n_cells, cell, u):
 
 
 @jit
+def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, gain, ref_revenue):
+    u = alive.size
+    n_states, n_forms = margin.shape
+    movers = np.empty(u, np.int64)
+    n_movers = 0
+    for i in range(u):  # the reference's first block of uniforms: one per living group
+        if alive[i]:
+            if rng.random() < mobility:
+                movers[n_movers] = i
+                n_movers += 1
+    rows = np.empty(n_movers, np.int64)
+    old = np.empty(n_movers, member_state.dtype)
+    if n_movers == 0:
+        return rows, old
+    weight = np.empty((n_forms, n_states))
+    cdf = np.empty((n_forms, n_states))
+    for f in range(n_forms):
+        total = 0.0
+        for s in range(n_states):
+            weight[f, s] = capacity[s, f] * max(margin[s, f], 0.0)
+            total += weight[f, s]
+            cdf[f, s] = total
+        scale = max(cdf[f, n_states - 1], 1e-300)
+        for s in range(n_states):
+            cdf[f, s] /= scale
+    k = 0
+    for j in range(n_movers):  # the second block: one per group reconsidering
+        i = movers[j]
+        f = np.int64(form[i])
+        dest = _search_row(cdf, f, rng.random())
+        home = member_state[i]
+        if (margin[dest, f] - margin[home, f]) > gain * ref_revenue[f] and weight[f, dest] > 0:
+            rows[k] = i
+            old[k] = home
+            member_state[i] = dest
+            k += 1
+    return rows[:k].copy(), old[:k].copy()
+
+
+@jit
+def move_victims(group, r0, e0, flag, group_member_state, state, member_state, cell, hazard_key_, form, sector,
+                 channel, n_forms, n_form_sector, n_cells):
+    # the detection stratum is written as in write_recruits
+    moved = np.zeros((4, n_cells), np.int64)  # out / in of those in transit, out / in of the exploited
+    for rows in (r0, e0):
+        for i in rows:
+            if flag[group[i]]:
+                ms = group_member_state[group[i]]
+                f = form[i]
+                old_cell = cell[i]
+                member_state[i] = ms
+                cell[i] = ms * n_forms + f
+                form_sector = 0 if f == 0 else (1 if f == 2 else 2 + sector[i])
+                hazard_key_[i] = 2 * ((ms * n_form_sector + form_sector) * 2 + channel[i])
+                base = 0 if state[i] == RECRUITED else 2
+                moved[base, old_cell] += 1
+                moved[base + 1, cell[i]] += 1
+    return moved[0], moved[1], moved[2], moved[3]
+
+
+@jit
 def group_sums(keys, weights, n_keys):
     n_w = weights.shape[0]
     out = np.zeros((n_w, n_keys))

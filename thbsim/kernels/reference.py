@@ -17,7 +17,7 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
            "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "pooled_courts",
            "member_changes", "group_sums", "turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard",
-           "pick_in_cell",
+           "pick_in_cell", "relocate_groups", "move_victims",
            "binomial_inversion", "poisson_inversion"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
@@ -319,6 +319,51 @@ def pick_in_cell(alive, member_state, form, n_forms: int, n_cells: int, cell, u)
     if live.size == 0:
         return np.full(cell.size, -1, np.int64)
     return np.where(c > 0, live[order][np.minimum(pick, live.size - 1)], -1)
+
+
+def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility: float, gain: float, ref_revenue):
+    """Each living group reconsiders where to exploit with probability ``mobility``: it draws a member
+    state in proportion to demand (``capacity``) x expected margin for its form, and moves there (its
+    ``member_state`` changed in place) if the margin beats home by more than ``gain`` x the form's
+    reference revenue. Returns the rows that moved and their old member states. One uniform per living
+    group, then one per group reconsidering."""
+    live = np.flatnonzero(alive)
+    movers = live[rng.random(live.size) < mobility]
+    if movers.size == 0:
+        return movers, member_state[movers]
+    weight = capacity.T * np.maximum(margin.T, 0.0)  # form x member state
+    cdf = np.cumsum(weight, axis=1)
+    cdf /= np.maximum(cdf[:, -1:], 1e-300)
+    f = form[movers].astype(np.int64)
+    dest = stacked_choice(cdf, f, rng.random(movers.size))
+    home = member_state[movers]
+    better = (margin[dest, f] - margin[home, f]) > gain * ref_revenue[f]
+    better &= weight[f, dest] > 0
+    rows, old = movers[better], home[better]
+    member_state[rows] = dest[better]
+    return rows, old
+
+
+def move_victims(group, r0, e0, flag, group_member_state, state, member_state, cell, hazard_key_, form, sector,
+                 channel, n_forms: int, n_form_sector: int, n_cells: int):
+    """Victims in transit or exploited (start of month) whose group is ``flag``-ged follow it to its
+    member state: their member state, cell and detection stratum (``hazard_key``, ``n_form_sector``
+    form-sectors) change in place. Returns victims moved out of and into each cell, for those in
+    transit and those exploited (four arrays)."""
+    sel = exploited_or_recruited_of(group, r0, e0, flag)
+    old_cell = cell[sel].astype(np.int64)
+    new_ms = group_member_state[group[sel]]
+    f = form[sel]
+    member_state[sel] = new_ms
+    cell[sel] = new_ms * n_forms + f
+    hazard_key_[sel] = 2 * hazard_key(new_ms, f, sector[sel], channel[sel])
+    new_cell = cell[sel].astype(np.int64)
+    st = state[sel]
+    out = []
+    for s in (RECRUITED, EXPLOITED):
+        m = st == s
+        out += [np.bincount(old_cell[m], minlength=n_cells), np.bincount(new_cell[m], minlength=n_cells)]
+    return tuple(out)
 
 
 def group_sums(keys, weights, n_keys: int) -> np.ndarray:
