@@ -406,6 +406,18 @@ def test_move_victims(rng):
     assert out_e.sum() == in_e.sum() == (moved & (r["state"] == EXPLOITED)).sum() > 0
 
 
+def test_count_into(rng):
+    index = rng.integers(0, 5000, 3000)
+    outs = [np.zeros(5000, np.float32), np.zeros(5000, np.float32)]
+    outs[0][7] = outs[1][7] = 2.0  # counts are added to what is there
+    reference.count_into(outs[0], index)
+    compiled.count_into(outs[1], index)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    expected = np.bincount(index, minlength=5000).astype(np.float32)
+    expected[7] += 2.0
+    np.testing.assert_array_equal(outs[1], expected)
+
+
 def test_group_sums(rng):
     keys = rng.integers(-1, N_STATES * NF, 6000)
     weights = rng.standard_normal((4, 6000)) * 1e6

@@ -282,7 +282,7 @@ class TraffickingModel(mesa.Model):
         grp_v[re_rows] = new_group
         v.state_since[re_rows] = t
         v.times_trafficked[re_rows] += 1
-        registered = self._registered(rows_ident, self.streams["registration"])
+        self._register(rows_ident, self.streams["registration"], rec.data["registered"][t])
         cell_v = v.cell
 
         def vic(rows):
@@ -325,7 +325,6 @@ class TraffickingModel(mesa.Model):
         for name, value in flows.items():
             rec[name, t] = value
         rec["identified_by_channel", t] = by_channel.reshape(n, 5)
-        rec["registered", t] = registered
         rec["suspects", t] = suspects_ms
         rec["prosecutions", t] = prosecuted_ms + orphan_prosecuted
         rec["convictions", t] = convicted_ms + orphan_convicted
@@ -485,16 +484,15 @@ class TraffickingModel(mesa.Model):
         return self.kernels.pick_in_cell(g.alive[:u], g.member_state[:u], g.form[:u], NF, self.geo.n_states * NF, cell,
                                          rng.random(cell.size))
 
-    def _registered(self, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Registered victims this month by member state, recorded form, sex, age and citizenship."""
+    def _register(self, rows: np.ndarray, rng: np.random.Generator, out: np.ndarray) -> None:
+        """Count this month's registered victims into ``out`` (the month's slice of the recorded
+        indicator) by member state, recorded form, sex, age and citizenship."""
         v, geo = self.victims, self.geo
         form = v.form[rows].astype(np.int64)
         form = np.where(rng.random(rows.size) < self.p["victims.form_unrecorded"], NF, form)
         adult = (self.t - v.birth_month[rows]) >= ADULT_MONTHS
         idx = (((v.member_state[rows].astype(np.int64) * (NF + 1) + form) * 2 + v.sex[rows]) * 2 + adult)
-        idx = idx * geo.n_origins + v.citizenship[rows]
-        size = geo.n_states * (NF + 1) * 2 * 2 * geo.n_origins
-        return np.bincount(idx, minlength=size).reshape(geo.n_states, NF + 1, 2, 2, geo.n_origins)
+        self.kernels.count_into(out.reshape(-1), idx * geo.n_origins + v.citizenship[rows])
 
     def results_table(self) -> pd.DataFrame:
         first = max(0, self.month_index(self.scenario.output_from))

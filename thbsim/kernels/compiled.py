@@ -533,6 +533,12 @@ def move_victims(group, r0, e0, flag, group_member_state, state, member_state, c
 
 
 @jit
+def count_into(out, index):
+    for k in range(index.size):
+        out[index[k]] += 1
+
+
+@jit
 def group_sums(keys, weights, n_keys):
     n_w = weights.shape[0]
     out = np.zeros((n_w, n_keys))

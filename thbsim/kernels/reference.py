@@ -17,7 +17,7 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 __all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
            "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "pooled_courts",
            "member_changes", "group_sums", "turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard",
-           "pick_in_cell", "relocate_groups", "move_victims",
+           "pick_in_cell", "relocate_groups", "move_victims", "count_into",
            "binomial_inversion", "poisson_inversion"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
@@ -364,6 +364,12 @@ def move_victims(group, r0, e0, flag, group_member_state, state, member_state, c
         m = st == s
         out += [np.bincount(old_cell[m], minlength=n_cells), np.bincount(new_cell[m], minlength=n_cells)]
     return tuple(out)
+
+
+def count_into(out, index) -> None:
+    """Add one to the flat array ``out`` at each value of ``index``: a month's counts written straight
+    into a recorded indicator's slice, with no array of ``out``'s size in between (compiled)."""
+    out += np.bincount(index, minlength=out.size)
 
 
 def group_sums(keys, weights, n_keys: int) -> np.ndarray:
