@@ -230,23 +230,17 @@ def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult,
     channel = np.empty(k, np.int8)
     flat_pool = pool.reshape(-1)
     taken = np.zeros(flat_pool.size, np.int64)
-    # origin, sex and age of each stratum, looked up rather than divided per recruit
-    origin_of = np.empty(flat_pool.size, np.int64)
-    sex_of = np.empty(flat_pool.size, np.int64)
-    child_of = np.empty(flat_pool.size, np.bool_)
-    for st in range(flat_pool.size):
-        origin_of[st] = st // per_origin
-        sex_of[st] = (st % per_origin) // n_age
-        child_of[st] = st % n_age == 0
     j = 0
     for i in range(k):
         f = form[i]
         ms = member_state[i]
         stratum = _search_row(cdf, ms * n_forms + f, u_stratum[i])
         taken[stratum] += 1
-        origin[i] = origin_of[stratum]
-        sex[i] = sex_of[stratum]
-        years[i] = age_child[i] if child_of[stratum] else age_adult[i]
+        o, rest = divmod(stratum, per_origin)
+        s, a = divmod(rest, n_age)
+        origin[i] = o
+        sex[i] = s
+        years[i] = age_child[i] if a == 0 else age_adult[i]
         if f == labour:
             sector[i] = _search_row(sector_cdf, ms, u_sector[j])
             j += 1
