@@ -1,13 +1,14 @@
-"""Kernels of the monthly step (the victim pass, recruits' attributes, the groups' decision and
-courts), in two implementations with the same results.
+"""Kernels of the monthly step (the victim pass, recruits' attributes, the groups' decisions, members,
+courts and relocation, pools turning over, sums for the records), in two implementations with the same
+results.
 
 ``reference`` is plain numpy and always available; ``compiled`` is the same blocks fused into
 loops by numba (the ``fast`` extra: ``pip install "thbsim[fast]"``). Both take the same inputs and
 return the same outputs bit for bit, so a seed gives one result whichever runs
-(tests/test_kernels.py): all but one draw no random numbers (the model draws them first and passes
-them in), and ``group_courts`` draws from the generator it is given exactly what numpy's vectorised
-binomials draw, in the same order. ``load("auto")`` picks numba when it is installed;
-the environment variable ``THBSIM_KERNELS`` (``numpy`` or ``numba``) overrides ``auto``.
+(tests/test_kernels.py): most draw no random numbers (the model draws them first and passes them
+in), and those given a generator draw from it exactly what the reference draws, in the same order.
+``load("auto")`` picks numba when it is installed; the environment variable ``THBSIM_KERNELS``
+(``numpy`` or ``numba``) overrides ``auto``.
 """
 
 from __future__ import annotations

@@ -275,6 +275,13 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
 
 
 @jit
+def _hazard_key(member_state, form, sector, channel, n_form_sector):
+    # enforcement.hazard_key times 2 (the detection stratum without the child bit) for one victim
+    form_sector = 0 if form == 0 else (1 if form == 2 else 2 + sector)
+    return 2 * ((member_state * n_form_sector + form_sector) * 2 + channel)
+
+
+@jit
 def _binomial(n, p, u):
     # the reference's binomial_inversion for one element, operation for operation
     if n > MAX_INVERSION_N:
@@ -514,7 +521,6 @@ def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, 
 @jit
 def move_victims(group, r0, e0, flag, group_member_state, state, member_state, cell, hazard_key_, form, sector,
                  channel, n_forms, n_form_sector, n_cells):
-    # the detection stratum is written as in write_recruits
     moved = np.zeros((4, n_cells), np.int64)  # out / in of those in transit, out / in of the exploited
     for rows in (r0, e0):
         for i in rows:
@@ -524,8 +530,7 @@ def move_victims(group, r0, e0, flag, group_member_state, state, member_state, c
                 old_cell = cell[i]
                 member_state[i] = ms
                 cell[i] = ms * n_forms + f
-                form_sector = 0 if f == 0 else (1 if f == 2 else 2 + sector[i])
-                hazard_key_[i] = 2 * ((ms * n_form_sector + form_sector) * 2 + channel[i])
+                hazard_key_[i] = _hazard_key(ms, f, sector[i], channel[i], n_form_sector)
                 base = 0 if state[i] == RECRUITED else 2
                 moved[base, old_cell] += 1
                 moved[base + 1, cell[i]] += 1
@@ -572,8 +577,7 @@ def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_
         f_months_exploited[i] = 0
         f_state_since[i] = t
         f_times_trafficked[i] = 1
-        form_sector = 0 if f == 0 else (1 if f == 2 else 2 + sector[k])
-        f_hazard_key[i] = 2 * ((ms * n_form_sector + form_sector) * 2 + channel[k])
+        f_hazard_key[i] = _hazard_key(ms, f, sector[k], channel[k], n_form_sector)
 
 
 @jit

@@ -1,9 +1,12 @@
 """Kernels of the monthly step in plain numpy: the reference every compiled kernel must match exactly.
 
-Each function is one block of the step over victim or group rows. All but ``group_courts`` draw no
-random numbers: the model draws them (for victims, one 64-bit word per row and month, two 32-bit
-uniforms, ``split_uniforms``) and passes them in, so a compiled kernel given the same inputs returns
-the same outputs, bit for bit. ``group_courts`` draws binomials from the generator it is given.
+Each function is one block of the step over victim or group rows. Most draw no random numbers: the
+model draws them (for victims, one 64-bit word per row and month, two 32-bit uniforms,
+``split_uniforms``) and passes them in, so a compiled kernel given the same inputs returns the same
+outputs, bit for bit. ``group_courts``, ``member_changes`` and ``relocate_groups`` draw uniforms, and
+``pooled_courts`` and ``turnover`` numpy's binomials and Poisson counts, from the generator they are
+given, in an order the compiled versions repeat. Small binomial and Poisson counts are drawn by
+inversion (``binomial_inversion``, ``poisson_inversion``) with arithmetic both versions do alike.
 """
 
 from __future__ import annotations
