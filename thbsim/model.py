@@ -166,9 +166,9 @@ class TraffickingModel(mesa.Model):
         # the assets a group in that market holds (what a financial investigation would hit)
         u = g.used
         cell = np.where(g.alive[:u], g.member_state[:u].astype(np.int64) * NF + g.form[:u], -1)
-        groups, held_assets = self.kernels.group_sums(cell, np.array([np.ones(u), np.maximum(g.assets[:u], 0.0)]),
-                                                      n * NF)
-        assets = (held_assets / np.maximum(groups, 1)).reshape(n, NF)
+        n_groups, held_assets = self.kernels.group_sums(
+            cell, np.array([np.ones(u), np.maximum(g.assets[:u], 0.0)]), n * NF)
+        assets = (held_assets / np.maximum(n_groups, 1)).reshape(n, NF)
         per_case = member_loss + (enf.finance_rate * enf.freeze_share)[:, None] * assets
         recruit = self._cost_per_recruit().reshape(n, NF)
         loss = self.ident_hazard * (recruit + p["police.investigate_on_identification"] * per_case)
