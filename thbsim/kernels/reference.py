@@ -190,19 +190,30 @@ def binomial_inversion(n, p, u) -> np.ndarray:
     p > 1/2 draws the failures (n - Binomial(n, 1 - p)); (1 - p)^n is taken by repeated squaring.
     """
     n = np.asarray(n, np.int64)
-    p = np.broadcast_to(np.asarray(p, np.float64), n.shape)
-    if n.size and n.max() > MAX_INVERSION_N:
-        raise ValueError(f"binomial_inversion: n = {n.max()} above {MAX_INVERSION_N}; draw large counts with a generator")
+    if n.size == 0:
+        return n.copy()
+    n_max = n.max()
+    if n_max > MAX_INVERSION_N:
+        raise ValueError(f"binomial_inversion: n = {n_max} above {MAX_INVERSION_N}; draw large counts with a generator")
+    scalar = np.ndim(p) == 0
+    if scalar:  # one p: (1 - p)^j once for each j up to the largest n, then looked up
+        p = np.full(n_max + 1, p, np.float64)
+        e = np.arange(n_max + 1)
+    else:
+        p = np.broadcast_to(np.asarray(p, np.float64), n.shape)
+        e = n
     flip = p > 0.5
     pe = np.where(flip, 1.0 - p, p)
     q = 1.0 - pe
-    prob = np.ones(n.size)  # P(0) = q ** n, by squaring: rows whose exponent is spent are left alone
-    base, e = q, n
+    prob = np.ones(e.size)  # P(0) = q ** n, by squaring: entries whose exponent is spent are left alone
+    base = q
     while e.any():
         prob = np.where(e & 1, prob * base, prob)
         base = base * base
         e = e >> 1
     ratio = pe / q
+    if scalar:
+        prob, flip, ratio = prob[n], flip[n], ratio[n]
     k = np.zeros(n.size, np.int64)
     cdf = prob.copy()
     todo = np.flatnonzero((u >= cdf) & (k < n))
@@ -379,7 +390,10 @@ def group_sums(keys, weights, n_keys: int) -> np.ndarray:
     """Sums of each row of ``weights`` (k x rows) by key (member state or cell of each row); rows with a
     negative key are left out. Returns k x ``n_keys``; each sum runs over the rows in ascending order."""
     use = keys >= 0
-    return np.stack([np.bincount(keys[use], weights=w[use], minlength=n_keys) for w in weights])
+    if use.all():
+        return np.stack([np.bincount(keys, weights=w, minlength=n_keys) for w in weights])
+    keys = keys[use]
+    return np.stack([np.bincount(keys, weights=w[use], minlength=n_keys) for w in weights])
 
 
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
