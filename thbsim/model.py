@@ -315,9 +315,9 @@ class TraffickingModel(mesa.Model):
             gms, np.array([investigated, raided, frozen > 0, suspects, prosecuted, convicted], np.float64), n)
         gone = np.zeros(u)
         gone[dismantled] = 1.0
-        cells = gms.astype(np.int64) * NF + gform
+        # by the cells of step 3 (after relocation): rows entrants took over since carried no amounts this month
         dismantled_c, revenue_c, profit_c, spending_c, frozen_c = kern.group_sums(
-            cells, np.array([gone, revenue, profit, spending, frozen]), n * NF).reshape(5, n, NF)
+            gcell, np.array([gone, revenue, profit, spending, frozen]), n * NF).reshape(5, n, NF)
         identified_ms = flows["identified"]
         for name, s in (("victims_recruited", RECRUITED), ("victims_exploited", EXPLOITED),
                         ("victims_identified", IDENTIFIED), ("victims_supported", SUPPORTED)):
