@@ -165,9 +165,8 @@ class TraffickingModel(mesa.Model):
                        * p["groups.member_value_months"] * ref)[None, :]
         # the assets a group in that market holds (what a financial investigation would hit)
         u = g.used
-        cell = np.where(g.alive[:u], g.member_state[:u].astype(np.int64) * NF + g.form[:u], -1)
         n_groups, held_assets = self.kernels.group_sums(
-            cell, np.array([np.ones(u), np.maximum(g.assets[:u], 0.0)]), n * NF)
+            g.live_cells(), np.array([np.ones(u), np.maximum(g.assets[:u], 0.0)]), n * NF)
         assets = (held_assets / np.maximum(n_groups, 1)).reshape(n, NF)
         per_case = member_loss + (enf.finance_rate * enf.freeze_share)[:, None] * assets
         recruit = self._cost_per_recruit().reshape(n, NF)
@@ -343,9 +342,8 @@ class TraffickingModel(mesa.Model):
         rec["entry_capital", t] = np.bincount(ent_cells, weights=g.assets[entrants], minlength=n * NF).reshape(n, NF)
         # stocks of groups after entry (new groups included)
         u2 = g.used
-        cells2 = np.where(g.alive[:u2], g.member_state[:u2].astype(np.int64) * NF + g.form[:u2], -1)
         active_c, members_c, assets_c = kern.group_sums(
-            cells2, np.array([np.ones(u2), g.members[:u2], g.assets[:u2]]), n * NF).reshape(3, n, NF)
+            g.live_cells(), np.array([np.ones(u2), g.members[:u2], g.assets[:u2]]), n * NF).reshape(3, n, NF)
         rec["groups_active", t] = active_c
         rec["group_members", t] = members_c
         rec["group_assets", t] = assets_c

@@ -122,6 +122,11 @@ class CrimeGroups:
         self.used = k
         return new_row
 
+    def live_cells(self) -> np.ndarray:
+        """Each group row's (member state x form) cell, -1 for dismantled groups (keys for sums over living groups)."""
+        u = self.used
+        return np.where(self.alive[:u], self.member_state[:u].astype(np.int64) * len(FORMS) + self.form[:u], -1)
+
     def view(self, name: str) -> np.ndarray:
         return getattr(self, name)[: self.used]
 
