@@ -106,7 +106,3 @@ class Victims:
     def fields(self) -> tuple[np.ndarray, ...]:
         """The backing arrays of every field, in the order of ``_FIELDS`` (for kernels that write rows)."""
         return tuple(getattr(self, "_" + name) for name in _FIELDS)
-
-    def field(self, name: str) -> np.ndarray:
-        """The full backing array of a field (for writes into freshly allocated rows)."""
-        return getattr(self, "_" + name)
