@@ -189,6 +189,65 @@ def test_desired_recruits(rng):
     assert (x == 0).any() and (x > 0).any() and (wanted[~args[0]] == 0).all() and (wanted > 0).any()
 
 
+def test_group_money(rng):
+    u = 3000
+    ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)
+    held, n_recruits = rng.integers(0, 30, u), rng.integers(0, 4, u)
+    assets = rng.normal(2e4, 3e4, u)
+    fixed = (ms, form, held)
+    rest = (rng.random((N_STATES, NF)) * 4000, np.array([3000.0, 1500.0, 1000.0]), n_recruits,
+            rng.random(u) * 2000 + 100, 0.45, 0.3)
+    outs = []
+    for module in (reference, compiled):
+        a, ledger = assets.copy(), [np.full(u, np.nan) for _ in range(3)]
+        outs.append((module.group_money(*fixed, a, *rest, *ledger), a, *ledger))
+    _assert_same(outs[0], outs[1])
+    revenue, after, opening, profit, spending = outs[1]
+    np.testing.assert_array_equal(opening, assets)
+    # the stock-flow identity of a group's month, and payouts only out of positive balances
+    np.testing.assert_allclose(opening + profit - spending, after, rtol=1e-12, atol=1e-6)
+    assert (profit <= revenue).all() and (revenue[held == 0] == 0).all()
+    assert (spending >= n_recruits * rest[3] - 1e-9).all() and (after < 0).any()
+
+
+def test_investigate(rng):
+    u = 3000
+    investigated = rng.random(u) < 0.3
+    members, pending = rng.integers(0, 15, u), rng.integers(0, 4, u)
+    k = np.count_nonzero(investigated)
+    uniforms = rng.random(k), rng.random(k)
+    outs = []
+    for module in (reference, compiled):
+        a = [members.copy(), pending.copy(), np.full(u, -5, np.int32)]
+        outs.append((module.investigate(investigated, *a, 17, 0.8, 0.5, *uniforms), *a))
+    _assert_same(outs[0], outs[1])
+    suspects, members_after, pending_after, at = outs[1]
+    assert (suspects[~investigated] == 0).all() and (suspects <= members).all() and suspects.sum() > 0
+    np.testing.assert_array_equal(pending_after, pending + suspects)
+    assert ((members - members_after) <= suspects).all() and (members_after < members).any()
+    np.testing.assert_array_equal(at, np.where(investigated, 17, -5))
+
+
+def test_market_margin(rng):
+    from thbsim.actors.traffickers import DecisionParams
+
+    u = 3000
+    alive = rng.random(u) < 0.8
+    ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)
+    ms[alive & (ms == 5)] = 6  # a member state without living groups: margins from the zero-asset case
+    args = (alive, ms, form, rng.normal(2e4, 3e4, u), np.array([3000.0, 1500.0, 1000.0]),
+            rng.random((N_STATES, NF)) * 4000, rng.random((N_STATES, NF)) * 0.05, rng.random(N_STATES) * 0.3,
+            rng.random(N_STATES) * 0.5, np.array([900.0, 450.0, 300.0]), 0.3, rng.random(N_STATES * NF) * 0.4,
+            1.2, DecisionParams(6.0, 0.8, 0.5, 0.3, 0.45, 1.0, 3.0, 0.2))
+    out = compiled.market_margin(*args)
+    _assert_same(reference.market_margin(*args), out)
+    assert out.shape == (N_STATES, NF) and (out > 0).any() and (out < 0).any()
+    # with no identification hazard nothing is at risk: the margin is price less operating cost
+    calm = list(args)
+    calm[6] = np.zeros((N_STATES, NF))
+    np.testing.assert_allclose(compiled.market_margin(*calm), args[5] - 0.45 * args[4][None, :])
+
+
 @pytest.mark.parametrize("with_boost", [False, True])
 def test_group_courts_draw_what_numpy_draws(rng, with_boost):
     """A kernel that draws: same numbers from the same generator state, and the state after."""
@@ -232,6 +291,30 @@ def test_pooled_courts_draw_what_numpy_draws(rng):
     _assert_same(out_np, out_nb)
     _assert_same(tuple(a_np), tuple(a_nb))
     assert out_nb[0].sum() > 0 and out_nb[1].sum() > 0 and (a_nb[0] < pending[0]).any()
+
+
+def test_courts_pool_dismantled_groups_cases_then_draw_what_numpy_draws(rng):
+    u = 3000
+    alive = rng.random(u) < 0.8
+    pending_decision = rng.integers(0, 6, u) * (rng.random(u) < 0.5)
+    pending_trial = rng.integers(0, 9, u) * (rng.random(u) < 0.5)
+    members, ms = rng.integers(0, 15, u), rng.integers(0, N_STATES, u).astype(np.int16)
+    orphans = rng.integers(0, 50, (2, N_STATES))
+    rates = rng.random(N_STATES), rng.random(N_STATES)
+
+    def call(module, gen):
+        a = [pending_decision.copy(), pending_trial.copy(), members.copy(), orphans[0].copy(), orphans[1].copy()]
+        out = module.courts(gen, 1 / 6, 1 / 9, 0.4, alive, a[0], a[1], a[2], ms, *rates, np.ones(0), False, a[3], a[4])
+        return out, a
+
+    (out_np, a_np), (out_nb, a_nb) = _both_draw(call)
+    _assert_same(out_np, out_nb)
+    _assert_same(tuple(a_np), tuple(a_nb))
+    # dismantled groups keep no case; every case is either still pending somewhere or was decided
+    assert (a_nb[0][~alive] == 0).all() and (a_nb[1][~alive] == 0).all()
+    dead_cases = np.bincount(ms[~alive], weights=pending_decision[~alive], minlength=N_STATES)
+    assert (a_nb[3] <= orphans[0] + dead_cases).all() and a_nb[3].sum() > orphans[0].sum()
+    assert out_nb[1].sum() > 0 and out_nb[2].sum() > 0 and out_nb[3].sum() > 0
 
 
 def test_member_changes_draw_what_numpy_draws(rng):
@@ -420,12 +503,16 @@ def test_count_into(rng):
 
 def test_group_sums(rng):
     keys = rng.integers(-1, N_STATES * NF, 6000)
-    weights = rng.standard_normal((4, 6000)) * 1e6
+    floats = rng.standard_normal((4, 6000)) * 1e6
+    # arrays of mixed dtypes, as the monthly records pass them (flags, counts, amounts)
+    weights = (*floats, floats[0] > 0, rng.integers(0, 50, 6000))
     out = compiled.group_sums(keys, weights, N_STATES * NF)
     np.testing.assert_array_equal(reference.group_sums(keys, weights, N_STATES * NF), out)
     use = keys >= 0
-    np.testing.assert_allclose(out.sum(axis=1), weights[:, use].sum(axis=1), rtol=1e-9)
-    assert out.shape == (4, N_STATES * NF)
+    expected = np.array([w[use].astype(np.float64).sum() for w in weights])
+    np.testing.assert_allclose(out.sum(axis=1), expected, rtol=1e-9)
+    assert out.shape == (6, N_STATES * NF)
+    assert out[4].sum() == np.count_nonzero(use & (floats[0] > 0))
 
 
 def test_write_recruits(rng):

@@ -157,21 +157,15 @@ class TraffickingModel(mesa.Model):
 
     def market_margin(self) -> np.ndarray:
         """Expected margin per victim-month of a typical group, per (member state, form), in EUR:
-        last month's price less operating cost and the expected losses of detection and confiscation."""
-        p, enf = self.p, self.enforcement
-        ref = self.demand.ref_revenue
-        g, n = self.groups, self.geo.n_states
-        member_loss = (p["groups.initial_members"] * p["police.suspects_per_member"] * p["police.detention"]
-                       * p["groups.member_value_months"] * ref)[None, :]
-        # the assets a group in that market holds (what a financial investigation would hit)
-        u = g.used
-        n_groups, held_assets = self.kernels.group_sums(
-            g.live_cells(), np.array([np.ones(u), np.maximum(g.assets[:u], 0.0)]), n * NF)
-        assets = (held_assets / np.maximum(n_groups, 1)).reshape(n, NF)
-        per_case = member_loss + (enf.finance_rate * enf.freeze_share)[:, None] * assets
-        recruit = self._cost_per_recruit().reshape(n, NF)
-        loss = self.ident_hazard * (recruit + p["police.investigate_on_identification"] * per_case)
-        return self.demand.price - p["money.cost_share"] * ref[None, :] - p["groups.risk_aversion"] * loss
+        last month's price less operating cost and the expected losses of detection and confiscation
+        (kernels.market_margin)."""
+        p, enf, g, u = self.p, self.enforcement, self.groups, self.groups.used
+        member_loss_factor = (p["groups.initial_members"] * p["police.suspects_per_member"] * p["police.detention"]
+                              * p["groups.member_value_months"])
+        return self.kernels.market_margin(
+            g.alive[:u], g.member_state[:u], g.form[:u], g.assets[:u], self.demand.ref_revenue, self.demand.price,
+            self.ident_hazard, enf.finance_rate, enf.freeze_share, g.recruit_cost, p["recruit.success"],
+            self.recruitment.mean_success, member_loss_factor, g.decision)
 
     def _cost_per_recruit(self) -> np.ndarray:
         """EUR per successful recruit per (member state x form) cell: attempts cost, so harder
@@ -223,18 +217,13 @@ class TraffickingModel(mesa.Model):
         owner = np.repeat(np.arange(u), n_recruits)
         attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
 
-        # 5. exploitation and money
-        gms, gform = g.member_state[:u], g.form[:u]
-        ref = self.demand.ref_revenue[gform]
-        held = g.held[:u]
-        revenue = held * self.demand.price[gms, gform]
-        profit = revenue - held * p["money.cost_share"] * ref
-        opening = g.assets[:u].copy()
-        recruit_spend = n_recruits * cost_per_recruit
-        after = opening + profit - recruit_spend
-        payout = p["money.payout_rate"] * np.maximum(after, 0.0)
-        spending = recruit_spend + payout
-        g.assets[:u] = after - payout
+        # 5. exploitation and money (opening assets, profit and spending go straight to the month's ledger)
+        gms = g.member_state[:u]
+        ledger = {k: g.ledger[k][:u] for k in ("opening", "profit", "spending", "frozen", "closing")}
+        profit, spending = ledger["profit"], ledger["spending"]
+        revenue = kern.group_money(gms, g.form[:u], g.held[:u], g.assets[:u], self.demand.price,
+                                   self.demand.ref_revenue, n_recruits, cost_per_recruit, p["money.cost_share"],
+                                   p["money.payout_rate"], ledger["opening"], profit, spending)
 
         # 6. detection: one uniform per exploited victim decides identification (by channel) or exit
         p_ident, p_event, shares = enf.detection_tables()
@@ -298,10 +287,8 @@ class TraffickingModel(mesa.Model):
         dismantled = g.update_members(t)
         spending[dismantled] += g.assets[dismantled]  # members keep what is left (or its debts)
         g.assets[dismantled] = 0.0
-        closing = g.assets[:u].copy()
-        for k, val in (("opening", opening), ("profit", profit), ("spending", spending), ("frozen", frozen),
-                       ("closing", closing)):
-            g.ledger[k][:u] = val
+        ledger["frozen"][:] = frozen
+        ledger["closing"][:] = g.assets[:u]
         entrants = g.entry(self.demand.capacity, exploited, self.market_margin(), t)
         place_recruits(v, attrs, owner, t, RECRUITED, kernels=self.kernels)
         new_cells = attrs["member_state"].astype(np.int64) * NF + attrs["form"]
@@ -311,12 +298,12 @@ class TraffickingModel(mesa.Model):
 
         # sums over groups by member state and by cell, each in one pass over the group rows
         investigations_ms, raids_ms, frozen_groups_ms, suspects_ms, prosecuted_ms, convicted_ms = kern.group_sums(
-            gms, np.array([investigated, raided, frozen > 0, suspects, prosecuted, convicted], np.float64), n)
+            gms, (investigated, raided, frozen > 0, suspects, prosecuted, convicted), n)
         gone = np.zeros(u)
         gone[dismantled] = 1.0
         # by the cells of step 3 (after relocation): rows entrants took over since carried no amounts this month
         dismantled_c, revenue_c, profit_c, spending_c, frozen_c = kern.group_sums(
-            gcell, np.array([gone, revenue, profit, spending, frozen]), n * NF).reshape(5, n, NF)
+            gcell, (gone, revenue, profit, spending, frozen), n * NF).reshape(5, n, NF)
         identified_ms = flows["identified"]
         for name, s in (("victims_recruited", RECRUITED), ("victims_exploited", EXPLOITED),
                         ("victims_identified", IDENTIFIED), ("victims_supported", SUPPORTED)):
@@ -343,7 +330,7 @@ class TraffickingModel(mesa.Model):
         # stocks of groups after entry (new groups included)
         u2 = g.used
         active_c, members_c, assets_c = kern.group_sums(
-            g.live_cells(), np.array([np.ones(u2), g.members[:u2], g.assets[:u2]]), n * NF).reshape(3, n, NF)
+            g.live_cells(), (g.alive[:u2], g.members[:u2], g.assets[:u2]), n * NF).reshape(3, n, NF)
         rec["groups_active", t] = active_c
         rec["group_members", t] = members_c
         rec["group_assets", t] = assets_c

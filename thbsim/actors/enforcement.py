@@ -130,16 +130,13 @@ class Enforcement:
 
     def investigate(self, groups, investigated: np.ndarray, t: int) -> np.ndarray:
         """Name suspects in investigated groups, detain some; returns suspects per group."""
-        p, rng = self.p, self.rng_justice
-        u = groups.used
-        rows = np.flatnonzero(investigated)
-        groups.investigated_at[rows] = t
-        suspects = np.zeros(u, np.int64)
-        binomial = self.kernels.binomial_inversion
-        suspects[rows] = binomial(groups.members[rows], p["police.suspects_per_member"], rng.random(rows.size))
-        groups.members[rows] -= binomial(suspects[rows], p["police.detention"], rng.random(rows.size))
-        groups.pending_decision[rows] += suspects[rows]
-        return suspects
+        p, rng, u = self.p, self.rng_justice, groups.used
+        k = np.count_nonzero(investigated)
+        u_named = rng.random(k)  # suspects named, then detained: one uniform each per group, rows ascending
+        u_detained = rng.random(k)
+        return self.kernels.investigate(investigated, groups.members[:u], groups.pending_decision[:u],
+                                        groups.investigated_at[:u], t, p["police.suspects_per_member"],
+                                        p["police.detention"], u_named, u_detained)
 
     def courts(self, groups, boost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Prosecution decisions and verdicts with geometric lags; convicted members leave.
@@ -147,30 +144,12 @@ class Enforcement:
         Returns prosecutions and convictions per group, and per member state those of cases whose
         group has been dismantled (pooled per member state, which frees the group's row).
         """
-        p, rng = self.p, self.rng_justice
-        u = groups.used
-        self._pool_orphans(groups)
-        prosecuted, convicted = self.kernels.group_courts(
-            rng, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], 1 - p["police.detention"],
-            groups.pending_decision[:u], groups.pending_trial[:u], groups.members[:u], groups.member_state[:u],
-            self.prosecution_rate, self.conviction_rate, NO_BOOST if boost is None else boost, boost is not None)
-        orphan_prosecuted, orphan_convicted = self.kernels.pooled_courts(
-            rng, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], self.orphan_decision, self.orphan_trial,
-            self.prosecution_rate, self.conviction_rate)
-        return prosecuted, convicted, orphan_prosecuted, orphan_convicted
-
-    def _pool_orphans(self, groups) -> None:
-        """Move the pending cases of dismantled groups to their member state's pool."""
-        u = groups.used
-        rows = np.flatnonzero(~groups.alive[:u] & ((groups.pending_decision[:u] > 0) | (groups.pending_trial[:u] > 0)))
-        if rows.size == 0:
-            return
-        n = self.orphan_decision.size
-        ms = groups.member_state[rows]
-        self.orphan_decision += np.bincount(ms, weights=groups.pending_decision[rows], minlength=n).astype(np.int64)
-        self.orphan_trial += np.bincount(ms, weights=groups.pending_trial[rows], minlength=n).astype(np.int64)
-        groups.pending_decision[rows] = 0
-        groups.pending_trial[rows] = 0
+        p, u = self.p, groups.used
+        return self.kernels.courts(
+            self.rng_justice, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], 1 - p["police.detention"],
+            groups.alive[:u], groups.pending_decision[:u], groups.pending_trial[:u], groups.members[:u],
+            groups.member_state[:u], self.prosecution_rate, self.conviction_rate,
+            NO_BOOST if boost is None else boost, boost is not None, self.orphan_decision, self.orphan_trial)
 
     # -- users ------------------------------------------------------------------
     def prosecute_users(self, demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+from numba import literal_unroll
 
 from thbsim.kernels.reference import MAX_INVERSION_MEAN, MAX_INVERSION_N
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
@@ -275,6 +276,62 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
 
 
 @jit
+def group_money(member_state, form, held, assets, price, ref_revenue, n_recruits, cost_per_recruit, cost_share,
+                payout_rate, opening, profit, spending):
+    revenue = np.empty(held.size)
+    for i in range(held.size):  # the reference's operations in the reference's order
+        ms, f = member_state[i], form[i]
+        h = float(held[i])
+        revenue[i] = h * price[ms, f]
+        profit[i] = revenue[i] - h * cost_share * ref_revenue[f]
+        opening[i] = assets[i]
+        recruit_spend = n_recruits[i] * cost_per_recruit[i]
+        after = opening[i] + profit[i] - recruit_spend
+        payout = payout_rate * max(after, 0.0)
+        spending[i] = recruit_spend + payout
+        assets[i] = after - payout
+    return revenue
+
+
+@jit
+def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
+                u_named, u_detained):
+    suspects = np.zeros(investigated.size, np.int64)
+    k = 0
+    for i in range(investigated.size):
+        if investigated[i]:
+            investigated_at[i] = t
+            suspects[i] = _binomial(members[i], suspects_per_member, u_named[k])
+            members[i] -= _binomial(suspects[i], detention, u_detained[k])
+            pending_decision[i] += suspects[i]
+            k += 1
+    return suspects
+
+
+@jit
+def market_margin(alive, member_state, form, assets, ref_revenue, price, ident_hazard, finance_rate, freeze_share,
+                  recruit_cost, recruit_success, mean_success, member_loss_factor, c):
+    n_states, n_forms = price.shape
+    n_groups = np.zeros(n_states * n_forms)
+    held_assets = np.zeros(n_states * n_forms)
+    for i in range(alive.size):  # sums in row order, as bincount's
+        if alive[i]:
+            cell = member_state[i] * n_forms + form[i]
+            n_groups[cell] += 1.0
+            held_assets[cell] += max(assets[i], 0.0)
+    margin = np.empty((n_states, n_forms))
+    for ms in range(n_states):  # the reference's operations in the reference's order
+        for f in range(n_forms):
+            cell = ms * n_forms + f
+            cell_assets = held_assets[cell] / max(n_groups[cell], 1.0)
+            per_case = member_loss_factor * ref_revenue[f] + (finance_rate[ms] * freeze_share[ms]) * cell_assets
+            recruit = recruit_cost[f] * (recruit_success / max(mean_success[cell], 1e-9))
+            loss = ident_hazard[ms, f] * (recruit + c.investigate_on_identification * per_case)
+            margin[ms, f] = price[ms, f] - c.cost_share * ref_revenue[f] - c.risk_aversion * loss
+    return margin
+
+
+@jit
 def _hazard_key(member_state, form, sector, channel, n_form_sector):
     # enforcement.hazard_key times 2 (the detection stratum without the child bit) for one victim
     form_sector = 0 if form == 0 else (1 if form == 2 else 2 + sector)
@@ -395,6 +452,22 @@ def pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, pro
         pending_decision[i] -= decided[i]
         pending_trial[i] += prosecuted[i] - verdicts[i]
     return prosecuted, convicted
+
+
+@jit
+def courts(rng, decide_p, verdict_p, leave_p, alive, pending_decision, pending_trial, members, member_state,
+           prosecution_rate, conviction_rate, boost, has_boost, orphan_decision, orphan_trial):
+    for i in range(alive.size):  # dismantled groups' cases to their member state's pool
+        if not alive[i] and (pending_decision[i] > 0 or pending_trial[i] > 0):
+            orphan_decision[member_state[i]] += pending_decision[i]
+            orphan_trial[member_state[i]] += pending_trial[i]
+            pending_decision[i] = 0
+            pending_trial[i] = 0
+    prosecuted, convicted = group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members,
+                                         member_state, prosecution_rate, conviction_rate, boost, has_boost)
+    orphan_prosecuted, orphan_convicted = pooled_courts(rng, decide_p, verdict_p, orphan_decision, orphan_trial,
+                                                        prosecution_rate, conviction_rate)
+    return prosecuted, convicted, orphan_prosecuted, orphan_convicted
 
 
 @jit
@@ -545,13 +618,15 @@ def count_into(out, index):
 
 @jit
 def group_sums(keys, weights, n_keys):
-    n_w = weights.shape[0]
-    out = np.zeros((n_w, n_keys))
-    for i in range(keys.size):
-        key = keys[i]
-        if key >= 0:
-            for k in range(n_w):
-                out[k, key] += weights[k, i]
+    # weights: a tuple of arrays of any numeric dtypes (no stacking into one float array first)
+    out = np.zeros((len(weights), n_keys))
+    k = 0
+    for w in literal_unroll(weights):
+        for i in range(keys.size):  # each sum in ascending row order, as bincount's
+            key = keys[i]
+            if key >= 0:
+                out[k, key] += w[i]
+        k += 1
     return out
 
 

@@ -181,6 +181,60 @@ def desired_recruits(alive, member_state, form, members, assets, held, raid_haza
     return x, np.where(alive, np.minimum(gap, affordable), 0.0)
 
 
+def group_money(member_state, form, held, assets, price, ref_revenue, n_recruits, cost_per_recruit, cost_share,
+                payout_rate, opening, profit, spending):
+    """The month's money of each group: revenue from the victims it holds at this month's price, profit
+    after operating cost, recruitment spending and the payout to members (a share of what is left).
+    Writes ``opening``, ``profit`` and ``spending`` (the ledger's rows), updates ``assets`` in place and
+    returns the revenue."""
+    ref = ref_revenue[form]
+    revenue = held * price[member_state, form]
+    profit[:] = revenue - held * cost_share * ref
+    opening[:] = assets
+    recruit_spend = n_recruits * cost_per_recruit
+    after = opening + profit - recruit_spend
+    payout = payout_rate * np.maximum(after, 0.0)
+    spending[:] = recruit_spend + payout
+    assets[:] = after - payout
+    return revenue
+
+
+def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
+                u_named, u_detained):
+    """Investigations of the groups flagged in ``investigated``: suspects named among the members, some
+    detained (they leave the group), every suspect awaiting a prosecution decision. Two uniforms per
+    investigated group (rows ascending). Returns suspects per group."""
+    rows = np.flatnonzero(investigated)
+    investigated_at[rows] = t
+    suspects = np.zeros(investigated.size, np.int64)
+    suspects[rows] = binomial_inversion(members[rows], suspects_per_member, u_named)
+    members[rows] -= binomial_inversion(suspects[rows], detention, u_detained)
+    pending_decision[rows] += suspects[rows]
+    return suspects
+
+
+def market_margin(alive, member_state, form, assets, ref_revenue, price, ident_hazard, finance_rate, freeze_share,
+                  recruit_cost, recruit_success, mean_success, member_loss_factor, c):
+    """Expected margin per victim-month of a typical group per (member state, form) cell, in EUR: the
+    price less operating cost and the risk-weighted expected losses of identification (the victim's
+    replacement, members lost to an investigation, the cell's average assets frozen).
+
+    ``member_loss_factor`` is initial members x suspects per member x detention x member value months;
+    ``c`` the groups' ``DecisionParams``; ``mean_success`` per cell (the recruit cost grows as it falls).
+    """
+    n_states, n_forms = price.shape
+    live = alive
+    cells = member_state[live].astype(np.int64) * n_forms + form[live]
+    n_groups = np.bincount(cells, minlength=n_states * n_forms)
+    held_assets = np.bincount(cells, weights=np.maximum(assets[live], 0.0), minlength=n_states * n_forms)
+    cell_assets = (held_assets / np.maximum(n_groups, 1)).reshape(n_states, n_forms)
+    member_loss = (member_loss_factor * ref_revenue)[None, :]
+    per_case = member_loss + (finance_rate * freeze_share)[:, None] * cell_assets
+    recruit = recruit_cost[None, :] * (recruit_success / np.maximum(mean_success, 1e-9)).reshape(n_states, n_forms)
+    loss = ident_hazard * (recruit + c.investigate_on_identification * per_case)
+    return price - c.cost_share * ref_revenue[None, :] - c.risk_aversion * loss
+
+
 def binomial_inversion(n, p, u) -> np.ndarray:
     """Binomial(n, p) for each element, by inversion of its uniform ``u`` (one uniform a draw, whatever
     the outcome): the distribution is exact, and the few multiplications are written so that the
@@ -273,6 +327,27 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
     held = members[rows]
     members[rows] = held - np.minimum(leaving, held)
     return prosecuted, convicted
+
+
+def courts(rng, decide_p, verdict_p, leave_p, alive, pending_decision, pending_trial, members, member_state,
+           prosecution_rate, conviction_rate, boost, has_boost: bool, orphan_decision, orphan_trial):
+    """The month's courts for crime groups: the pending cases of dismantled groups move to their member
+    state's pool (``orphan_decision``, ``orphan_trial``, in place), then ``group_courts`` for the groups'
+    cases and ``pooled_courts`` for the pooled ones, drawing from ``rng`` in that order. Returns
+    prosecutions and convictions per group, then per member state for the pooled cases."""
+    rows = np.flatnonzero(~alive & ((pending_decision > 0) | (pending_trial > 0)))
+    if rows.size:
+        n = orphan_decision.size
+        ms = member_state[rows]
+        orphan_decision += np.bincount(ms, weights=pending_decision[rows], minlength=n).astype(np.int64)
+        orphan_trial += np.bincount(ms, weights=pending_trial[rows], minlength=n).astype(np.int64)
+        pending_decision[rows] = 0
+        pending_trial[rows] = 0
+    prosecuted, convicted = group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members,
+                                         member_state, prosecution_rate, conviction_rate, boost, has_boost)
+    orphan_prosecuted, orphan_convicted = pooled_courts(rng, decide_p, verdict_p, orphan_decision, orphan_trial,
+                                                        prosecution_rate, conviction_rate)
+    return prosecuted, convicted, orphan_prosecuted, orphan_convicted
 
 
 def pooled_courts(rng, decide_p: float, verdict_p: float, pending_decision, pending_trial, prosecution_rate,
@@ -387,8 +462,9 @@ def count_into(out, index) -> None:
 
 
 def group_sums(keys, weights, n_keys: int) -> np.ndarray:
-    """Sums of each row of ``weights`` (k x rows) by key (member state or cell of each row); rows with a
-    negative key are left out. Returns k x ``n_keys``; each sum runs over the rows in ascending order."""
+    """Sums of each array of ``weights`` (a tuple of k arrays, one entry per row, any numeric dtype) by key
+    (member state or cell of each row); rows with a negative key are left out. Returns k x ``n_keys``;
+    each sum runs over the rows in ascending order."""
     use = keys >= 0
     if use.all():
         return np.stack([np.bincount(keys, weights=w, minlength=n_keys) for w in weights])
