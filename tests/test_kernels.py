@@ -386,6 +386,24 @@ def test_poisson_inversion_has_the_poisson_distribution(mean):
     assert abs(draws.mean() - mean) < 5 * np.sqrt(mean / m)
 
 
+def test_demand_turnover_draws_what_numpy_draws(rng):
+    users = rng.integers(10**4, 10**6, N_STATES)
+    employers = rng.integers(0, 500, (N_STATES, 5))
+    cap = rng.random(N_STATES) * 2e5  # below the users in some member states, above in others
+
+    def call(module, gen):
+        u, e = users.copy(), employers.copy()
+        knowing = module.demand_turnover(gen, u, users * 0.01, 0.01, e, employers * 0.02 + 0.5, 0.02, cap, 0.3)
+        return knowing, u, e
+
+    out_np, out_nb = _both_draw(call)
+    _assert_same(out_np, out_nb)
+    knowing, u, e = out_nb
+    assert (u != users).any() and (e != employers).any()
+    served = np.round(np.minimum(u, cap))
+    assert (knowing <= served).all() and abs(knowing.sum() / served.sum() - 0.3) < 0.01
+
+
 def test_turnover_draws_what_numpy_draws(rng):
     stock = rng.integers(0, 10**6, (33, 2, 2)) * (rng.random((33, 2, 2)) < 0.9)
     mean = rng.random((33, 2, 2)) * 3e4 * (rng.random((33, 2, 2)) < 0.9)

@@ -78,18 +78,18 @@ class Demand:
 
         ``exploited`` is victims exploited per (member state, form) at the start of the month.
         """
-        p, rng = self.p, self.rng
-        turnover = p["demand.user_turnover"]
-        knowing = p["demand.knowing_share"]
-        # users leave at the turnover rate and arrive toward the base; as they turn over, their
-        # buying from victims adapts to the expected penalty (users buy less from victims)
-        self.kernels.turnover(rng, self.users, self.users_base * turnover, turnover)
-        self.victim_buying += turnover * (self.victim_demand_target() - self.victim_buying)
-        emp_turnover = p["demand.employer_turnover"]
-        emp_base = self.employers_base * self.employer_deterrence() * self.labour_demand_factor[:, None]
-        self.kernels.turnover(rng, self.employers, emp_base * emp_turnover, emp_turnover)
-
+        p = self.p
+        turnover, emp_turnover = p["demand.user_turnover"], p["demand.employer_turnover"]
         cpv = p["demand.clients_per_victim"]
+        # users leave at the turnover rate and arrive toward the base; employers likewise, toward a base
+        # that expected fines deter; then the knowing users among those who bought from victims this month
+        emp_base = self.employers_base * self.employer_deterrence() * self.labour_demand_factor[:, None]
+        self.knowing_users = self.kernels.demand_turnover(
+            self.rng, self.users, self.users_base * turnover, turnover, self.employers, emp_base * emp_turnover,
+            emp_turnover, exploited[:, 0] * cpv / p["demand.purchases_per_user"], p["demand.knowing_share"])
+        # as users turn over, their buying from victims adapts to the expected penalty (they buy less)
+        self.victim_buying += turnover * (self.victim_demand_target() - self.victim_buying)
+
         share = p["demand.exploited_share_sex"] * self.victim_buying
         self.capacity[:, 0] = self.users * p["demand.purchases_per_user"] * share / cpv
         self.sector_capacity = self.employers * VICTIMS_PER_EMPLOYER
@@ -98,6 +98,3 @@ class Demand:
         ratio = self.capacity / np.maximum(exploited, 0.5)
         self.price = self.ref_revenue[None, :] * np.clip(ratio, 1e-3, None) ** (1 / p["demand.elasticity"])
         np.clip(self.price, 0.2 * self.ref_revenue, 4 * self.ref_revenue, out=self.price)
-        # users who bought from victims this month, and the knowing ones among them
-        served = np.minimum(self.users, exploited[:, 0] * cpv / p["demand.purchases_per_user"])
-        self.knowing_users = rng.binomial(np.round(served).astype(np.int64), knowing)

@@ -509,6 +509,17 @@ def turnover(rng, stock, arrivals_mean, rate):
 
 
 @jit
+def demand_turnover(rng, users, user_arrivals, user_rate, employers, employer_arrivals, employer_rate,
+                    users_served_cap, knowing_share):
+    turnover(rng, users, user_arrivals, user_rate)
+    turnover(rng, employers, employer_arrivals, employer_rate)
+    knowing = np.empty(users.size, np.int64)
+    for i in range(users.size):
+        knowing[i] = rng.binomial(np.int64(np.rint(min(float(users[i]), users_served_cap[i]))), knowing_share)
+    return knowing
+
+
+@jit
 def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states):
     u = alive.size
     w = np.zeros(u)

@@ -387,6 +387,17 @@ def turnover(rng, stock, arrivals_mean, rate: float) -> None:
     stock += rng.poisson(arrivals_mean) - rng.binomial(stock, rate)
 
 
+def demand_turnover(rng, users, user_arrivals, user_rate: float, employers, employer_arrivals, employer_rate: float,
+                    users_served_cap, knowing_share: float) -> np.ndarray:
+    """The month's draws of demand, in this order from ``rng``: users turn over, employers turn over
+    (both in place, as ``turnover``), then the knowing users among those served: a binomial of the users
+    served (at most ``users_served_cap`` per member state, rounded) with ``knowing_share``."""
+    turnover(rng, users, user_arrivals, user_rate)
+    turnover(rng, employers, employer_arrivals, employer_rate)
+    served = np.minimum(users, users_served_cap)
+    return rng.binomial(np.round(served).astype(np.int64), knowing_share)
+
+
 def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states: int) -> np.ndarray:
     """Each group's monthly hazard of a proactive investigation: the member state's ``investigations``
     shared among its living groups in proportion to visibility (by form) x sqrt(1 + victims held)."""
