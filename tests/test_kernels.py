@@ -317,6 +317,26 @@ def test_courts_pool_dismantled_groups_cases_then_draw_what_numpy_draws(rng):
     assert out_nb[1].sum() > 0 and out_nb[2].sum() > 0 and out_nb[3].sum() > 0
 
 
+def test_user_cases_draw_what_numpy_draws(rng):
+    knowing = rng.integers(0, 20000, N_STATES)
+    p_detect = np.where(rng.random(N_STATES) < 0.5, rng.random(N_STATES) * 0.01, 0.0)
+    pending = rng.integers(0, 400, (2, N_STATES))
+    rates = rng.random(N_STATES), rng.random(N_STATES)
+
+    def call(module, gen):
+        a = [pending[0].copy(), pending[1].copy()]
+        return module.user_cases(gen, knowing, p_detect, 1 / 6, 1 / 9, *a, *rates, 0.2), a
+
+    (out_np, a_np), (out_nb, a_nb) = _both_draw(call)
+    _assert_same(out_np, out_nb)
+    _assert_same(tuple(a_np), tuple(a_nb))
+    suspects, prosecuted, convicted, found = out_nb
+    assert (suspects[p_detect == 0] == 0).all() and suspects.sum() > 0
+    assert (found <= suspects).all() and found.sum() > 0
+    # this month's suspects wait for a decision; the earlier ones decided this month have left the queue
+    assert (a_nb[0] >= suspects).all() and (a_nb[0] - suspects <= pending[0]).all()
+
+
 def test_member_changes_draw_what_numpy_draws(rng):
     u = 5000
     alive = rng.random(u) < 0.7

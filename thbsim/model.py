@@ -240,8 +240,8 @@ class TraffickingModel(mesa.Model):
                                             shares, slot_raw, raided | dead, raided | police_broke,
                                             dead, p["police.raid_identifies"])
         # knowing users detected where use is an offence; some of their cases lead to the victim
-        user_s, user_p, user_c = enf.prosecute_users(self.demand)
-        self._identify_through_users(user_s, e0, ident, leave, channel, slot_raw)
+        user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
+        self._identify_through_users(found, e0, ident, leave, channel, slot_raw)
         # identifications outside raids open investigations of the group
         n_ident_g, found_by_cell = kern.identified_counts(e0, ge, v.cell, ident, channel, u, n * NF)
         with_cases = np.flatnonzero(n_ident_g)
@@ -407,10 +407,10 @@ class TraffickingModel(mesa.Model):
             out[f"moved_in_{name}"] = in_c.reshape(n, NF)
         return out
 
-    def _identify_through_users(self, user_suspects, e0, ident, leave, channel, slot_raw) -> None:
-        """Each user case finds the victim with probability ``users.victims_found_per_suspect``: that many
-        sexual-exploitation victims of the member state (not yet found this month) are identified."""
-        found = self.streams["justice"].binomial(user_suspects, self.p["users.victims_found_per_suspect"])
+    def _identify_through_users(self, found, e0, ident, leave, channel, slot_raw) -> None:
+        """The victims user cases lead to (``found`` per member state; each case with probability
+        ``users.victims_found_per_suspect``): that many sexual-exploitation victims of the member state
+        (not yet found this month) are identified."""
         if not found.any():
             return
         v, kern, n = self.victims, self.kernels, found.size

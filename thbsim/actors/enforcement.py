@@ -152,13 +152,13 @@ class Enforcement:
             NO_BOOST if boost is None else boost, boost is not None, self.orphan_decision, self.orphan_trial)
 
     # -- users ------------------------------------------------------------------
-    def prosecute_users(self, demand) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Knowing users detected where use is an offence, then prosecuted and convicted."""
-        p, rng = self.p, self.rng_justice
+    def prosecute_users(self, demand) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Knowing users detected where use is an offence, then prosecuted and convicted; returns suspects,
+        prosecutions, convictions and the victims the new cases lead to, per member state."""
+        p = self.p
         monthly = 1 - (1 - np.clip(demand.user_detection_per_year, 0, 1)) ** (1 / 12)
-        suspects = rng.binomial(demand.knowing_users, np.where(demand.offence, monthly, 0.0))
-        prosecuted, convicted = self.kernels.pooled_courts(
-            rng, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], self.user_pending_decision,
-            self.user_pending_trial, self._user_prosecution_rate, self._user_conviction_rate)
-        self.user_pending_decision += suspects  # this month's suspects wait at least a month for a decision
-        return suspects, prosecuted, convicted
+        return self.kernels.user_cases(
+            self.rng_justice, demand.knowing_users, np.where(demand.offence, monthly, 0.0),
+            1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], self.user_pending_decision,
+            self.user_pending_trial, self._user_prosecution_rate, self._user_conviction_rate,
+            p["users.victims_found_per_suspect"])

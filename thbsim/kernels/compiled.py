@@ -471,6 +471,23 @@ def courts(rng, decide_p, verdict_p, leave_p, alive, pending_decision, pending_t
 
 
 @jit
+def user_cases(rng, knowing_users, p_detect, decide_p, verdict_p, pending_decision, pending_trial, prosecution_rate,
+               conviction_rate, found_per_suspect):
+    n = knowing_users.size
+    suspects = np.empty(n, np.int64)
+    for i in range(n):
+        suspects[i] = rng.binomial(knowing_users[i], p_detect[i])
+    prosecuted, convicted = pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, prosecution_rate,
+                                          conviction_rate)
+    found = np.empty(n, np.int64)
+    for i in range(n):
+        pending_decision[i] += suspects[i]
+    for i in range(n):
+        found[i] = rng.binomial(suspects[i], found_per_suspect)
+    return suspects, prosecuted, convicted, found
+
+
+@jit
 def member_changes(rng, alive, members, join_mean, join_p0, quit, min_members):
     # the reference's uniforms in its order: one per living row for the joins (ascending), then one each
     # for the quits

@@ -365,6 +365,20 @@ def pooled_courts(rng, decide_p: float, verdict_p: float, pending_decision, pend
     return prosecuted, convicted
 
 
+def user_cases(rng, knowing_users, p_detect, decide_p: float, verdict_p: float, pending_decision, pending_trial,
+               prosecution_rate, conviction_rate, found_per_suspect: float):
+    """The month's cases against knowing users, drawn from ``rng`` in this order: suspects (a binomial of
+    the knowing users with ``p_detect`` per member state), the pooled courts on earlier cases (this
+    month's suspects join ``pending_decision`` after them, in place), then the victims the new cases
+    lead to (a binomial of the suspects with ``found_per_suspect``). Returns suspects, prosecutions,
+    convictions and victims found, per member state."""
+    suspects = rng.binomial(knowing_users, p_detect)
+    prosecuted, convicted = pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, prosecution_rate,
+                                          conviction_rate)
+    pending_decision += suspects
+    return suspects, prosecuted, convicted, rng.binomial(suspects, found_per_suspect)
+
+
 def member_changes(rng, alive, members, join_mean, join_p0, quit: float, min_members: float) -> np.ndarray:
     """Members join living groups (Poisson with mean ``join_mean``; ``join_p0`` = exp(-join_mean)) and
     quit them (binomial, ``quit`` each); a group left with fewer than ``min_members`` is dismantled
