@@ -399,33 +399,42 @@ def poisson_inversion(mean, p0, u):
 
 
 @jit
-def _court_stage(rng, pending, come_up_p, rate_by_state, member_state, boost, has_boost):
+def _court_stage(rng, rows, pending, come_up_p, rate_by_state, member_state, boost, has_boost, succeeded):
     # the reference's uniforms in the reference's order: one per row with cases (ascending), then one
-    # per row where cases came up
-    u = pending.size
-    came_up = np.zeros(u, np.int64)
-    succeeded = np.zeros(u, np.int64)
-    for i in range(u):
+    # per row where cases came up; ``rows`` (ascending) holds every row with a case of either stage
+    came_up = np.zeros(rows.size, np.int64)
+    for j in range(rows.size):
+        i = rows[j]
         if pending[i] != 0:
-            came_up[i] = _binomial(pending[i], come_up_p, rng.random())
-            pending[i] -= came_up[i]
-    for i in range(u):
-        if came_up[i] > 0:
+            came_up[j] = _binomial(pending[i], come_up_p, rng.random())
+            pending[i] -= came_up[j]
+    for j in range(rows.size):
+        if came_up[j] > 0:
+            i = rows[j]
             rate = rate_by_state[member_state[i]]
             if has_boost:
                 rate = min(rate * boost[i], 1.0)
-            succeeded[i] = _binomial(came_up[i], rate, rng.random())
-    return succeeded
+            succeeded[i] = _binomial(came_up[j], rate, rng.random())
 
 
 @jit
 def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members, member_state,
                  prosecution_rate, conviction_rate, boost, has_boost):
-    prosecuted = _court_stage(rng, pending_decision, decide_p, prosecution_rate, member_state, boost, has_boost)
-    convicted = _court_stage(rng, pending_trial, verdict_p, conviction_rate, member_state, boost, has_boost)
-    for i in range(pending_trial.size):
+    u = pending_decision.size
+    # the rows with a pending case, in one pass: the stages below visit only those
+    rows = np.empty(u, np.int64)
+    m = 0
+    for i in range(u):
+        rows[m] = i
+        m += (pending_decision[i] != 0) | (pending_trial[i] != 0)
+    rows = rows[:m]
+    prosecuted = np.zeros(u, np.int64)
+    convicted = np.zeros(u, np.int64)
+    _court_stage(rng, rows, pending_decision, decide_p, prosecution_rate, member_state, boost, has_boost, prosecuted)
+    _court_stage(rng, rows, pending_trial, verdict_p, conviction_rate, member_state, boost, has_boost, convicted)
+    for i in rows:
         pending_trial[i] += prosecuted[i]
-    for i in range(convicted.size):
+    for i in rows:
         if convicted[i] > 0:
             leaving = _binomial(convicted[i], leave_p, rng.random())
             members[i] -= min(leaving, members[i])
