@@ -236,14 +236,13 @@ class TraffickingModel(mesa.Model):
         # broken up by investigations; the others are released (they leave unidentified)
         dead = ~g.alive[:u]
         police_broke = dead & (g.died[:u] - g.investigated_at[:u] <= POLICE_DISMANTLING_MONTHS)
-        ident, leave, channel = kern.detect(e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event,
+        ident, leave, channel, n_ident_g, found_by_cell = kern.detect(e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event,
                                             shares, slot_raw, raided | dead, raided | police_broke,
-                                            dead, p["police.raid_identifies"])
+                                            dead, p["police.raid_identifies"], v.cell, u, n * NF)
         # knowing users detected where use is an offence; some of their cases lead to the victim
         user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
-        self._identify_through_users(found, e0, ident, leave, channel, slot_raw)
+        self._identify_through_users(found, e0, ge, ident, leave, channel, slot_raw, n_ident_g, found_by_cell)
         # identifications outside raids open investigations of the group
-        n_ident_g, found_by_cell = kern.identified_counts(e0, ge, v.cell, ident, channel, u, n * NF)
         with_cases = np.flatnonzero(n_ident_g)
         p_open = 1 - (1 - p["police.investigate_on_identification"]) ** n_ident_g[with_cases]
         investigated = raided.copy()
@@ -407,10 +406,11 @@ class TraffickingModel(mesa.Model):
             out[f"moved_in_{name}"] = in_c.reshape(n, NF)
         return out
 
-    def _identify_through_users(self, found, e0, ident, leave, channel, slot_raw) -> None:
+    def _identify_through_users(self, found, e0, ge, ident, leave, channel, slot_raw, by_group, by_cell) -> None:
         """The victims user cases lead to (``found`` per member state; each case with probability
         ``users.victims_found_per_suspect``): that many sexual-exploitation victims of the member state
-        (not yet found this month) are identified."""
+        (not yet found this month) are identified, and counted in the identifications outside raids
+        per group and per cell (``by_group``, ``by_cell``, in place)."""
         if not found.any():
             return
         v, kern, n = self.victims, self.kernels, found.size
@@ -432,6 +432,8 @@ class TraffickingModel(mesa.Model):
         ident[pick] = True
         leave[pick] = False
         channel[pick] = DETECTION_CHANNELS.index("user_report")
+        np.add.at(by_group, ge[pick], 1)
+        np.add.at(by_cell, v.cell[e0[pick]], 1)
 
     def _cross_border_boost(self, e0: np.ndarray, ge: np.ndarray, u: int):
         """Per group, the factor on prosecution and conviction from joint investigation teams

@@ -66,11 +66,13 @@ def census(state, group, n_groups):
 
 @jit
 def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-           hit_group, police_group, dead_group, raid_identifies):
+           hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells):
     m = e0.size
     ident = np.zeros(m, np.bool_)
     leave = np.zeros(m, np.bool_)
     channel = np.zeros(m, np.int8)
+    by_group = np.zeros(n_groups, np.int64)
+    by_cell = np.zeros(n_cells, np.int64)
     for k in range(m):
         i = e0[k]
         key = hazard_key[i] + (1 if birth_month[i] <= adult_born_by else 0)
@@ -89,18 +91,10 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
                 channel[k] = 0
             elif dead_group[g]:
                 leave[k] = not ident[k]
-    return ident, leave, channel
-
-
-@jit
-def identified_counts(e0, ge, cell, ident, channel, n_groups, n_cells):
-    by_group = np.zeros(n_groups, np.int64)
-    by_cell = np.zeros(n_cells, np.int64)
-    for k in range(ge.size):
-        if ident[k] and channel[k] > 0:
-            by_group[ge[k]] += 1
-            by_cell[cell[e0[k]]] += 1
-    return by_group, by_cell
+        if ident[k] and channel[k] > 0:  # identified outside a raid
+            by_group[g] += 1
+            by_cell[cell[i]] += 1
+    return ident, leave, channel, by_group, by_cell
 
 
 @jit

@@ -17,11 +17,11 @@ from thbsim.actors.enforcement import hazard_key
 from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
-__all__ = ["census", "detect", "identified_counts", "move_on", "first_free", "exploited_or_recruited_of",
-           "user_report_candidates", "recruit_attributes", "desired_recruits", "group_courts", "pooled_courts",
-           "member_changes", "group_sums", "turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard",
-           "pick_in_cell", "relocate_groups", "move_victims", "count_into",
-           "binomial_inversion", "poisson_inversion"]
+__all__ = ["census", "detect", "move_on", "first_free", "exploited_or_recruited_of", "user_report_candidates",
+           "recruit_attributes", "desired_recruits", "group_money", "market_margin", "investigate", "courts",
+           "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover",
+           "demand_turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
+           "relocate_groups", "move_victims", "count_into", "binomial_inversion", "poisson_inversion"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -44,14 +44,16 @@ def census(state: np.ndarray, group: np.ndarray, n_groups: int):
 
 
 def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-           hit_group, police_group, dead_group, raid_identifies):
+           hit_group, police_group, dead_group, raid_identifies, cell, n_groups: int, n_cells: int):
     """Identification (and its channel) or exit of each exploited victim.
 
     The row's first uniform (``split_uniforms(raw)``) decides identification, exit or neither
     from the victim's detection stratum and, reused within the identification band, the channel.
     Victims of groups hit by the police (``police_group``) are found with ``raid_identifies``
     (second uniform); those of groups that fell apart on their own are released.
-    Returns ``ident``, ``leave`` (booleans over ``e0``) and ``channel`` (0 police).
+    Returns ``ident``, ``leave`` (booleans over ``e0``) and ``channel`` (0 police), and the
+    identifications outside raids (they open investigations) per group and per cell (``cell`` of
+    each victim row).
     """
     u0, u1 = split_uniforms(raw[e0])
     key = hazard_key[e0] + (birth_month[e0] <= adult_born_by)
@@ -70,13 +72,8 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     channel[police_rows] = 0
     released = hits[~by_police & dead_group[ge[hits]]]
     leave[released] = ~ident[released]
-    return ident, leave, channel
-
-
-def identified_counts(e0, ge, cell, ident, channel, n_groups: int, n_cells: int):
-    """Identifications outside raids per group (they open investigations) and per cell."""
     non_raid = ident & (channel > 0)
-    return (np.bincount(ge[non_raid], minlength=n_groups)[:n_groups],
+    return (ident, leave, channel, np.bincount(ge[non_raid], minlength=n_groups)[:n_groups],
             np.bincount(cell[e0[non_raid]], minlength=n_cells))
 
 
