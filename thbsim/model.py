@@ -236,9 +236,10 @@ class TraffickingModel(mesa.Model):
         # broken up by investigations; the others are released (they leave unidentified)
         dead = ~g.alive[:u]
         police_broke = dead & (g.died[:u] - g.investigated_at[:u] <= POLICE_DISMANTLING_MONTHS)
-        ident, leave, channel, n_ident_g, found_by_cell = kern.detect(e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event,
-                                            shares, slot_raw, raided | dead, raided | police_broke,
-                                            dead, p["police.raid_identifies"], v.cell, u, n * NF)
+        # (and the identifications outside raids per group and cell: they open investigations)
+        ident, leave, channel, n_ident_g, found_by_cell = kern.detect(
+            e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event, shares, slot_raw, raided | dead,
+            raided | police_broke, dead, p["police.raid_identifies"], v.cell, u, n * NF)
         # knowing users detected where use is an offence; some of their cases lead to the victim
         user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
         self._identify_through_users(found, e0, ge, ident, leave, channel, slot_raw, n_ident_g, found_by_cell)
