@@ -142,6 +142,7 @@ def test_move_on_changes_the_same_rows(rng):
     e0 = np.flatnonzero(r["state"] == EXPLOITED)
     ident = rng.random(e0.size) < 0.1
     leave = ~ident & (rng.random(e0.size) < 0.1)
+    channel = rng.integers(0, 5, e0.size).astype(np.int8)
     lists = [np.flatnonzero(r["state"] == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED)]
     rates = rng.random(N_STATES), rng.random(N_STATES) * 0.3, rng.random(N_STATES) * 0.3
     results, arrays = [], []
@@ -149,13 +150,18 @@ def test_move_on_changes_the_same_rows(rng):
         a = {k: r[k].copy() for k in ("state", "state_since", "exploited_since", "months_exploited", "group")}
         results.append(module.move_on(a["state"], a["state_since"], a["exploited_since"], a["months_exploited"], a["group"],
                                       r["cell"], r["member_state"], *lists, ident, leave, r["raw"], *rates, 120,
-                                      N_STATES * NF))
+                                      N_STATES * NF, channel, N_STATES, 5))
         arrays.append(a)
     _assert_same(results[0], results[1])
     for k in arrays[0]:
         np.testing.assert_array_equal(arrays[0][k], arrays[1][k], err_msg=k)
-    flows = results[1][2]
+    rows_ident, flows, by_channel = results[1][0], results[1][2], results[1][3]
     assert flows.shape == (6, N_STATES * NF) and (flows.sum(axis=1) > 0).all()
+    # the identified by member state and channel
+    assert by_channel.sum() == rows_ident.size == flows[1].sum()
+    np.testing.assert_array_equal(by_channel.reshape(N_STATES, 5).sum(axis=1),
+                                  np.bincount(r["member_state"][rows_ident], minlength=N_STATES))
+    np.testing.assert_array_equal(by_channel.reshape(N_STATES, 5).sum(axis=0), np.bincount(channel[ident], minlength=5))
 
 
 def test_row_helpers(rng):
@@ -543,16 +549,39 @@ def test_move_victims(rng):
     assert out_e.sum() == in_e.sum() == (moved & (r["state"] == EXPLOITED)).sum() > 0
 
 
-def test_count_into(rng):
-    index = rng.integers(0, 5000, 3000)
-    outs = [np.zeros(5000, np.float32), np.zeros(5000, np.float32)]
-    outs[0][7] = outs[1][7] = 2.0  # counts are added to what is there
-    reference.count_into(outs[0], index)
-    compiled.count_into(outs[1], index)
+def test_register(rng):
+    r = _rows(rng, 20000, 400)
+    rows = np.flatnonzero(r["state"] == IDENTIFIED)
+    citizenship = rng.integers(0, 40, 20000).astype(np.int8)
+    sex = rng.integers(0, 2, 20000).astype(np.int8)
+    u = rng.random(rows.size)
+    shape = (N_STATES, NF + 1, 2, 2, 40)
+    outs = [np.zeros(shape, np.float32), np.zeros(shape, np.float32)]
+    outs[0][0, 0, 0, 0, 0] = outs[1][0, 0, 0, 0, 0] = 2.0  # counts are added to what is there
+    for module, out in zip((reference, compiled), outs, strict=True):
+        module.register(out.reshape(-1), rows, u, 0.1, r["form"], r["member_state"], sex, r["birth_month"], citizenship,
+                        60, 216, NF, 40)
     np.testing.assert_array_equal(outs[0], outs[1])
-    expected = np.bincount(index, minlength=5000).astype(np.float32)
-    expected[7] += 2.0
-    np.testing.assert_array_equal(outs[1], expected)
+    out = outs[1]
+    assert out.sum() == rows.size + 2
+    unrecorded = out[:, NF].sum()
+    assert 0.07 * rows.size < unrecorded < 0.13 * rows.size
+    adult = (60 - r["birth_month"][rows]) >= 216
+    assert out[:, :, :, 1].sum() == np.count_nonzero(adult)
+    np.testing.assert_array_equal(out.sum(axis=(0, 1, 2, 3)) - np.eye(40)[0] * 2,
+                                  np.bincount(citizenship[rows], minlength=40))
+
+
+def test_free_group_rows(rng):
+    u = 4000
+    alive = rng.random(u) < 0.6
+    pending = rng.integers(0, 3, (2, u)) * (rng.random((2, u)) < 0.3)
+    died = rng.integers(0, 50, u)
+    for n in (0, 5, 200, u):
+        out = compiled.free_group_rows(alive, *pending, died, 40, n)
+        _assert_same(reference.free_group_rows(alive, *pending, died, 40, n), out)
+        assert out.size <= n and not alive[out].any() and (died[out] <= 38).all() and (pending[:, out] == 0).all()
+    assert 200 < compiled.free_group_rows(alive, *pending, died, 40, u).size < u
 
 
 def test_group_sums(rng):

@@ -40,6 +40,7 @@ from thbsim.rng import Streams
 
 ADULT_MONTHS = 18 * 12
 NF = len(FORMS)
+N_CHANNELS = len(DETECTION_CHANNELS)
 POLICY_ARRAYS = {
     "enforcement": ("police_investigations", "inspection_coverage", "extra_coverage", "extra_hits", "targeting",
                     "recognition",
@@ -261,9 +262,9 @@ class TraffickingModel(mesa.Model):
         # 9. victims move on
         sup = self.support
         # state changes, flows per cell and freed rows of those who left, in one pass
-        rows_ident, re_rows, fl = kern.move_on(state, v.state_since, v.exploited_since, v.months_exploited, grp_v,
-                                               v.cell, v.member_state, r0, e0, i0, s0, ident, leave, slot_raw,
-                                               sup.accept, sup.exit_rate, sup.retrafficking, t, n * NF)
+        rows_ident, re_rows, fl, by_channel = kern.move_on(
+            state, v.state_since, v.exploited_since, v.months_exploited, grp_v, v.cell, v.member_state, r0, e0, i0, s0,
+            ident, leave, slot_raw, sup.accept, sup.exit_rate, sup.retrafficking, t, n * NF, channel, n, N_CHANNELS)
         new_group = self._pick_groups(v.cell[re_rows], self.streams["retrafficking"]) if re_rows.size else re_rows
         re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
         state[re_rows] = RECRUITED
@@ -281,7 +282,6 @@ class TraffickingModel(mesa.Model):
         for k, name in enumerate(("transit", "identified", "exited_unidentified", "support_entered", "support_declined",
                                   "support_exited")):
             flows[name] = fl[k].reshape(n, NF)
-        by_channel = np.bincount(v.member_state[rows_ident].astype(np.int64) * 5 + channel[ident], minlength=n * 5)
 
         # 10. groups grow, shrink, enter; costs and records
         dismantled = g.update_members(t)
@@ -310,7 +310,7 @@ class TraffickingModel(mesa.Model):
             rec[name, t] = self._stocks[s].reshape(n, NF)
         for name, value in flows.items():
             rec[name, t] = value
-        rec["identified_by_channel", t] = by_channel.reshape(n, 5)
+        rec["identified_by_channel", t] = by_channel.reshape(n, N_CHANNELS)
         rec["suspects", t] = suspects_ms
         rec["prosecutions", t] = prosecuted_ms + orphan_prosecuted
         rec["convictions", t] = convicted_ms + orphan_convicted
@@ -343,7 +343,7 @@ class TraffickingModel(mesa.Model):
         rec["inspection_checks", t] = (self.demand.workers * (enf.inspection_coverage + enf.extra_coverage)).sum(axis=1)
         rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
                                                   self.support.health_cost)
-        self._month = SimpleNamespace(user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, 5),
+        self._month = SimpleNamespace(user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, N_CHANNELS),
                                       investigations=investigations_ms, frozen_groups=frozen_groups_ms,
                                       supported=self._stocks[SUPPORTED].reshape(n, NF).sum(axis=1),
                                       checks=rec.data["inspection_checks"][t])
@@ -475,12 +475,10 @@ class TraffickingModel(mesa.Model):
     def _register(self, rows: np.ndarray, rng: np.random.Generator, out: np.ndarray) -> None:
         """Count this month's registered victims into ``out`` (the month's slice of the recorded
         indicator) by member state, recorded form, sex, age and citizenship."""
-        v, geo = self.victims, self.geo
-        form = v.form[rows].astype(np.int64)
-        form = np.where(rng.random(rows.size) < self.p["victims.form_unrecorded"], NF, form)
-        adult = (self.t - v.birth_month[rows]) >= ADULT_MONTHS
-        idx = (((v.member_state[rows].astype(np.int64) * (NF + 1) + form) * 2 + v.sex[rows]) * 2 + adult)
-        self.kernels.count_into(out.reshape(-1), idx * geo.n_origins + v.citizenship[rows])
+        v = self.victims
+        self.kernels.register(out.reshape(-1), rows, rng.random(rows.size), self.p["victims.form_unrecorded"], v.form,
+                              v.member_state, v.sex, v.birth_month, v.citizenship, self.t, ADULT_MONTHS, NF,
+                              self.geo.n_origins)
 
     def results_table(self) -> pd.DataFrame:
         first = max(0, self.month_index(self.scenario.output_from))

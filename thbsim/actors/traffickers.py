@@ -84,9 +84,9 @@ class CrimeGroups:
         """Create groups; rows of dead groups with an empty justice pipeline are reused."""
         n = member_state.size
         u = self.used
-        free = ~self.alive[:u] & (self.pending_decision[:u] == 0) & (self.pending_trial[:u] == 0)
         # victims of a group dismantled this month are dealt with next month: keep its row until then
-        reusable = np.flatnonzero(free & (self.died[:u] <= t - 2))[:n]
+        reusable = self.kernels.free_group_rows(self.alive[:u], self.pending_decision[:u], self.pending_trial[:u],
+                                                self.died[:u], t, n)
         extra = n - reusable.size
         if extra > 0:
             if self.used + extra > self.capacity:

@@ -99,8 +99,10 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
 
 @jit
 def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
-            r0, e0, i0, s0, ident, leave, raw, accept, exit_rate, retrafficking, t, n_cells):
+            r0, e0, i0, s0, ident, leave, raw, accept, exit_rate, retrafficking, t, n_cells, channel, n_states,
+            n_channels):
     flows = np.zeros((6, n_cells), np.int64)
+    by_channel = np.zeros(n_states * n_channels, np.int64)
     n_ident = 0
     for k in range(e0.size):
         n_ident += ident[k]
@@ -116,6 +118,7 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
             rows_ident[j] = i
             j += 1
             flows[1, cell[i]] += 1
+            by_channel[member_state[i] * n_channels + channel[k]] += 1
         elif leave[k]:
             months_exploited[i] += np.int16(t16 - exploited_since[i])
             flows[2, cell[i]] += 1
@@ -147,7 +150,7 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
         elif draw < exit_rate[ms] + retrafficking[ms]:
             retraffic[n_re] = i
             n_re += 1
-    return rows_ident, retraffic[:n_re], flows
+    return rows_ident, retraffic[:n_re], flows, by_channel
 
 
 @jit
@@ -642,9 +645,27 @@ def move_victims(group, r0, e0, flag, group_member_state, state, member_state, c
 
 
 @jit
-def count_into(out, index):
-    for k in range(index.size):
-        out[index[k]] += 1
+def register(out, rows, u, unrecorded, form, member_state, sex, birth_month, citizenship, t, adult_months, n_forms,
+             n_origins):
+    for k in range(rows.size):
+        i = rows[k]
+        f = n_forms if u[k] < unrecorded else np.int64(form[i])
+        adult = 1 if (t - birth_month[i]) >= adult_months else 0
+        idx = ((np.int64(member_state[i]) * (n_forms + 1) + f) * 2 + sex[i]) * 2 + adult
+        out[idx * n_origins + citizenship[i]] += 1
+
+
+@jit
+def free_group_rows(alive, pending_decision, pending_trial, died, t, n):
+    out = np.empty(n, np.int64)
+    k = 0
+    for i in range(alive.size):
+        if k == n:
+            break
+        if not alive[i] and pending_decision[i] == 0 and pending_trial[i] == 0 and died[i] <= t - 2:
+            out[k] = i
+            k += 1
+    return out[:k]
 
 
 @jit

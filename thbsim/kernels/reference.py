@@ -21,7 +21,7 @@ __all__ = ["census", "detect", "move_on", "first_free", "exploited_or_recruited_
            "recruit_attributes", "desired_recruits", "group_money", "market_margin", "investigate", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover",
            "demand_turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
-           "relocate_groups", "move_victims", "count_into", "binomial_inversion", "poisson_inversion"]
+           "relocate_groups", "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -78,14 +78,16 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
 
 
 def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
-            r0, e0, i0, s0, ident, leave, raw, accept, exit_rate, retrafficking, t: int, n_cells: int):
+            r0, e0, i0, s0, ident, leave, raw, accept, exit_rate, retrafficking, t: int, n_cells: int,
+            channel, n_states: int, n_channels: int):
     """Victims change state once a month, from their start-of-month state: exploited victims
     identified or gone, recruits arrive, identified victims accept support or leave, supported
     victims exit or become candidates for re-trafficking (each on its row's first uniform). Rows of
     victims who left are freed.
 
-    Returns the identified rows, the re-trafficking candidates and the flows per cell
-    (transit, identified, exited_unidentified, support_entered, support_declined, support_exited).
+    Returns the identified rows, the re-trafficking candidates, the flows per cell
+    (transit, identified, exited_unidentified, support_entered, support_declined, support_exited)
+    and the identified per member state and detection channel (``channel``, aligned with ``e0``).
     """
     rows_ident, rows_leave = e0[ident], e0[leave]
     ended = np.concatenate([rows_ident, rows_leave])
@@ -107,7 +109,9 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
     released = np.concatenate([rows_leave, i0[~accepted], s0[support_exit]])
     state[released] = FREE
     group[released] = -1
-    return rows_ident, s0[retraffic], flows
+    by_channel = np.bincount(member_state[rows_ident].astype(np.int64) * n_channels + channel[ident],
+                             minlength=n_states * n_channels)
+    return rows_ident, s0[retraffic], flows, by_channel
 
 
 def exploited_or_recruited_of(group: np.ndarray, r0: np.ndarray, e0: np.ndarray, flag: np.ndarray) -> np.ndarray:
@@ -477,10 +481,23 @@ def move_victims(group, r0, e0, flag, group_member_state, state, member_state, c
     return tuple(out)
 
 
-def count_into(out, index) -> None:
-    """Add one to the flat array ``out`` at each value of ``index``: a month's counts written straight
-    into a recorded indicator's slice, with no array of ``out``'s size in between (compiled)."""
-    out += np.bincount(index, minlength=out.size)
+def register(out, rows, u, unrecorded: float, form, member_state, sex, birth_month, citizenship, t: int,
+             adult_months: int, n_forms: int, n_origins: int) -> None:
+    """Count the victims registered this month (``rows``) into ``out``, the month's flat slice of the
+    recorded indicator (member state x recorded form x sex x adult x citizenship), with no array of
+    ``out``'s size in between. A victim's form goes unrecorded (``n_forms``) where its uniform ``u`` is
+    below ``unrecorded``."""
+    f = np.where(u < unrecorded, n_forms, form[rows].astype(np.int64))
+    adult = (t - birth_month[rows]) >= adult_months
+    idx = (((member_state[rows].astype(np.int64) * (n_forms + 1) + f) * 2 + sex[rows]) * 2 + adult)
+    out += np.bincount(idx * n_origins + citizenship[rows], minlength=out.size).astype(out.dtype)
+
+
+def free_group_rows(alive, pending_decision, pending_trial, died, t: int, n: int) -> np.ndarray:
+    """The lowest ``n`` group rows a new group may take (fewer if there are not that many): dismantled at
+    least two months ago (its victims have been dealt with) and with no case pending."""
+    free = ~alive & (pending_decision == 0) & (pending_trial == 0) & (died <= t - 2)
+    return np.flatnonzero(free)[:n]
 
 
 def group_sums(keys, weights, n_keys: int) -> np.ndarray:
