@@ -202,8 +202,7 @@ class TraffickingModel(mesa.Model):
         g.held[:u][~g.alive[:u]] = 0  # victims of a dismantled group earn it nothing
 
         # 2. demand (employers see this month's inspection risk)
-        yearly_checks = 1 - (1 - enf.inspection_hits()) ** 12
-        self.demand.inspection_risk = yearly_checks
+        self.demand.inspection_risk = enf.yearly_inspection_risk()
         self.demand.step(exploited)
         # 3. groups decide
         # (the at-risk pools move first: groups see how hard recruiting is this month)

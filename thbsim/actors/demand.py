@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from thbsim.geography import FORMS, SECTOR_RISK, SECTOR_SHARE, SECTORS
+from thbsim.memo import LastResult
 from thbsim.money import reference_revenue
 
 VICTIMS_PER_EMPLOYER = 5.0
@@ -48,6 +49,8 @@ class Demand:
         self.inspection_risk = np.zeros((n, len(SECTORS)))  # yearly probability a risky employer is checked
         self.employer_fine = np.full(n, p["demand.employer_fine_eur"])
         self.victim_buying = np.ones(n)  # users' buying from victims relative to no deterrence (behaviour)
+        self._target = LastResult(self._victim_demand_target)
+        self._deterrence = LastResult(self._employer_deterrence)
 
     # -- deterrence ---------------------------------------------------------
     def expected_user_penalty(self) -> np.ndarray:
@@ -60,13 +63,21 @@ class Demand:
         """Share of the undeterred purchases from victims that users still make, given the penalty.
 
         Falls from 1 toward 1 - ``demand.max_fall_knowing_use`` as the expected penalty grows, with
-        half the fall at ``demand.half_effect_penalty_eur``.
+        half the fall at ``demand.half_effect_penalty_eur`` (computed again only when the penalty changes).
         """
+        return self._target((self.offence, self.user_detection_per_year, self.user_penalty))
+
+    def _victim_demand_target(self) -> np.ndarray:
         p = self.p
         reach = 1 - np.exp(-np.log(2) * self.expected_user_penalty() / p["demand.half_effect_penalty_eur"])
         return 1 - p["demand.max_fall_knowing_use"] * reach
 
     def employer_deterrence(self) -> np.ndarray:
+        """Factor on the willing employers' base (member state x sector) from the expected fines of
+        inspections (computed again only when the inspection risk or the fines change)."""
+        return self._deterrence((self.inspection_risk, self.employer_fine))
+
+    def _employer_deterrence(self) -> np.ndarray:
         p = self.p
         yearly_value = self.ref_revenue[1] * 12
         expected_fine = self.inspection_risk * self.employer_fine[:, None]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from thbsim.geography import SECTORS
+from thbsim.memo import LastResult
 
 N_FORM_SECTOR = 2 + len(SECTORS)  # sexual, other, then one per labour sector
 KEY_CHANNELS = ("inspection", "referral", "online", "user_report")
@@ -80,8 +81,8 @@ class Enforcement:
         # needs the group's row (a sum of binomials with one probability is one binomial)
         self.orphan_decision = np.zeros(n, np.int64)
         self.orphan_trial = np.zeros(n, np.int64)
-        self._tables_key: bytes = b""  # the inputs the cached detection tables were computed from
-        self._tables: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._tables = LastResult(self._compute_detection_tables)
+        self._yearly_checks = LastResult(lambda: 1 - (1 - self.inspection_hits()) ** 12)
 
     # -- detection table -------------------------------------------------------
     def detection_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,12 +91,9 @@ class Enforcement:
 
         Computed again only when an input changed (levers change them; most months none does).
         """
-        key = b"".join(a.tobytes() for a in (
-            self.inspection_coverage, self.targeting, self.extra_hits, self.recognition, self.referral_capacity,
-            self.referral_rate, self.online_rate, self.user_report_rate, self.exit_rate))
-        if key != self._tables_key or self._tables is None:
-            self._tables, self._tables_key = self._compute_detection_tables(), key
-        return self._tables
+        return self._tables((self.inspection_coverage, self.targeting, self.extra_hits, self.recognition,
+                             self.referral_capacity, self.referral_rate, self.online_rate, self.user_report_rate,
+                             self.exit_rate))
 
     def _compute_detection_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         p, n = self.p, self.geo.n_states
@@ -114,6 +112,11 @@ class Enforcement:
         p_ident = p_event * h_ident / h_total
         shares = np.cumsum(h, axis=-1) / np.maximum(h_ident[..., None], 1e-300)
         return p_ident.ravel(), p_event.ravel(), shares.reshape(-1, len(KEY_CHANNELS))
+
+    def yearly_inspection_risk(self) -> np.ndarray:
+        """Probability that a victim in a high-risk job meets an inspector within a year (member state x
+        sector): what employers weigh (computed again only when inspections change)."""
+        return self._yearly_checks((self.inspection_coverage, self.targeting, self.extra_hits))
 
     def inspection_hits(self) -> np.ndarray:
         """Monthly probability that a victim in a high-risk job meets an inspector (member state x sector)."""

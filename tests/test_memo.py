@@ -1,0 +1,44 @@
+"""LastResult: computed again exactly when an input changes, so remembered results equal fresh ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thbsim.memo import LastResult
+from thbsim.model import TraffickingModel
+from thbsim.scenario import Scenario
+
+
+def test_computes_again_only_when_an_input_changes():
+    a, b = np.arange(5.0), np.zeros(3, bool)
+    calls = []
+    memo = LastResult(lambda: calls.append(1) or a.sum() + b.sum())
+    assert memo((a, b)) == 10.0 and memo((a, b)) == 10.0 and len(calls) == 1
+    a[2] = 7.0  # changed in place, as levers change policy arrays
+    assert memo((a, b)) == 15.0 and len(calls) == 2
+    b[0] = True
+    assert memo((a, b)) == 16.0 and len(calls) == 3
+    assert memo((a, b)) == 16.0 and len(calls) == 3
+
+
+def test_remembered_tables_equal_fresh_ones_after_a_lever_like_change():
+    m = TraffickingModel(Scenario().with_params(scale=0.02), seed=3)
+    enf, demand = m.enforcement, m.demand
+    first = enf.detection_tables()
+    assert enf.detection_tables() is first  # nothing changed: the same arrays
+    enf.extra_hits[4, 1] = 0.05  # a lever adds targeted inspections in one member state and sector
+    enf.recognition[4] *= 1.5
+    tables = enf.detection_tables()
+    assert tables is not first
+    for remembered, fresh in zip(tables, enf._compute_detection_tables(), strict=True):
+        np.testing.assert_array_equal(remembered, fresh)
+    assert not np.array_equal(tables[0], first[0])
+    risk = enf.yearly_inspection_risk()
+    np.testing.assert_array_equal(risk, 1 - (1 - enf.inspection_hits()) ** 12)
+    demand.inspection_risk = risk
+    demand.offence[:3] = True
+    demand.user_detection_per_year[:] = 0.2
+    np.testing.assert_array_equal(demand.employer_deterrence(), demand._employer_deterrence())
+    np.testing.assert_array_equal(demand.victim_demand_target(), demand._victim_demand_target())
+    target = demand.victim_demand_target()
+    assert (target[demand.offence] < 1).all() and (target[~demand.offence] == 1).all() and (~demand.offence).any()
