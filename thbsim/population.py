@@ -49,10 +49,6 @@ class Victims:
             setattr(self, "_" + name, np.zeros(self.capacity, dtype))
         self._group[:] = -1
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        if name in _FIELDS:
-            return self.__dict__["_" + name][: self.__dict__["used"]]
-        raise AttributeError(name)
 
     def months_exploited_at(self, t: int) -> np.ndarray:
         """Months exploited so far, for every row (finished episodes plus the current one)."""
@@ -106,3 +102,16 @@ class Victims:
     def fields(self) -> tuple[np.ndarray, ...]:
         """The backing arrays of every field, in the order of ``_FIELDS`` (for kernels that write rows)."""
         return tuple(getattr(self, "_" + name) for name in _FIELDS)
+
+
+def _field_view(name: str) -> property:
+    private = "_" + name
+
+    def view(self: Victims) -> np.ndarray:
+        return getattr(self, private)[: self.used]
+
+    return property(view, doc=f"``{name}`` of the rows in use (a view)")
+
+
+for _name in _FIELDS:  # v.state, v.form, ...: properties (an attribute lookup, not a failed one and a fallback)
+    setattr(Victims, _name, _field_view(_name))
