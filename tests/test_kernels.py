@@ -137,6 +137,22 @@ def test_user_candidates(rng):
     assert out_nb[0].size > 0 and out_nb[3].sum() > out_nb[0].size
 
 
+def test_pick_lowest(rng):
+    m = 3000
+    ms = rng.integers(0, N_STATES, m).astype(np.int8)
+    u = np.round(rng.random(m), 2)  # many equal uniforms: ties go to the lower position, as a stable sort's
+    found = rng.integers(0, 40, N_STATES)
+    found[3] = 10**6  # more wanted than there are candidates: all of them
+    out = compiled.pick_lowest(ms, u, found, N_STATES)
+    _assert_same(reference.pick_lowest(ms, u, found, N_STATES), out)
+    np.testing.assert_array_equal(np.bincount(ms[out], minlength=N_STATES),
+                                  np.minimum(found, np.bincount(ms, minlength=N_STATES)))
+    for s in range(N_STATES):
+        picked, rest = out[ms[out] == s], np.setdiff1d(np.flatnonzero(ms == s), out)
+        if picked.size and rest.size:
+            assert u[picked].max() <= u[rest].min()
+
+
 def test_move_on_changes_the_same_rows(rng):
     r = _rows(rng, 20000, 400)
     e0 = np.flatnonzero(r["state"] == EXPLOITED)

@@ -424,16 +424,12 @@ class TraffickingModel(mesa.Model):
         if short.any():
             cut[short] = 2.0
             cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, cut, n)
-        order = np.lexsort((u, ms))  # by member state, then the per-victim uniform
-        cand, ms = cand[order], ms[order]
-        start = np.searchsorted(ms, np.arange(found.size))
-        rank = np.arange(cand.size) - start[ms]
-        pick = cand[rank < found[ms]]
+        pick = cand[kern.pick_lowest(ms, u, found, n)]
         ident[pick] = True
         leave[pick] = False
         channel[pick] = DETECTION_CHANNELS.index("user_report")
-        np.add.at(by_group, ge[pick], 1)
-        np.add.at(by_cell, v.cell[e0[pick]], 1)
+        by_group += np.bincount(ge[pick], minlength=by_group.size)
+        by_cell += np.bincount(v.cell[e0[pick]], minlength=by_cell.size)
 
     def _cross_border_boost(self, e0: np.ndarray, ge: np.ndarray, u: int):
         """Per group, the factor on prosecution and conviction from joint investigation teams

@@ -200,6 +200,37 @@ def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states):
 
 
 @jit
+def pick_lowest(ms, u, found, n_states):
+    # candidates by member state (a counting sort keeps positions ascending), then in each member state
+    # the lowest u, found times; a strict < keeps the first position among equal u, as a stable sort
+    counts = np.zeros(n_states, np.int64)
+    for j in range(ms.size):
+        counts[ms[j]] += 1
+    starts = np.zeros(n_states + 1, np.int64)
+    for s in range(n_states):
+        starts[s + 1] = starts[s] + counts[s]
+    fill = starts[:n_states].copy()
+    by_state = np.empty(ms.size, np.int64)
+    for j in range(ms.size):
+        by_state[fill[ms[j]]] = j
+        fill[ms[j]] += 1
+    taken = np.zeros(ms.size, np.bool_)
+    out = np.empty(ms.size, np.int64)
+    k = 0
+    for s in range(n_states):
+        for _ in range(min(found[s], counts[s])):
+            best = -1
+            for q in range(starts[s], starts[s + 1]):
+                j = by_state[q]
+                if not taken[j] and (best < 0 or u[j] < u[best]):
+                    best = j
+            taken[best] = True
+            out[k] = best
+            k += 1
+    return out[:k]
+
+
+@jit
 def _search_row(cdf, row, u):
     """As ``reference.stacked_choice`` for one item, by bisection in its row (rows are non-decreasing):
     the first category whose offset cdf exceeds ``u + row``, at most the last."""

@@ -17,7 +17,7 @@ from thbsim.actors.enforcement import hazard_key
 from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
-__all__ = ["census", "detect", "move_on", "first_free", "exploited_or_recruited_of", "user_report_candidates",
+__all__ = ["census", "detect", "move_on", "first_free", "exploited_or_recruited_of", "user_report_candidates", "pick_lowest",
            "recruit_attributes", "desired_recruits", "group_money", "market_margin", "investigate", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover",
            "demand_turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
@@ -130,6 +130,16 @@ def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states: in
     u = split_uniforms(raw[e0[cand]])[1]
     keep = u < cut[ms]
     return cand[keep], ms[keep], u[keep], n_cand
+
+
+def pick_lowest(ms, u, found, n_states: int) -> np.ndarray:
+    """Positions of the ``found[s]`` candidates with the lowest ``u`` in each member state ``s`` (all of
+    them where there are fewer), by member state, then ``u``; equal ``u`` by position."""
+    order = np.lexsort((u, ms))  # by member state, then the per-victim uniform (a stable sort)
+    ms_sorted = ms[order]
+    start = np.searchsorted(ms_sorted, np.arange(n_states))
+    rank = np.arange(order.size) - start[ms_sorted]
+    return order[rank < found[ms_sorted]]
 
 
 def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult, sector_cdf, u_sector, u_channel,
