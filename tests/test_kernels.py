@@ -375,19 +375,18 @@ def test_user_cases_draw_what_numpy_draws(rng):
     assert (a_nb[0] >= suspects).all() and (a_nb[0] - suspects <= pending[0]).all()
 
 
-def test_member_changes_draw_what_numpy_draws(rng):
+def test_member_changes(rng):
     u = 5000
     alive = rng.random(u) < 0.7
     members = rng.integers(0, 20, u)
     join_mean = members * 0.05 * np.minimum(rng.random(u) * 2, 1.0)
-
-    def call(module, gen):
+    uniforms = rng.random(np.count_nonzero(alive)), rng.random(np.count_nonzero(alive))
+    outs = []
+    for module in (reference, compiled):
         a, m = alive.copy(), members.copy()
-        return module.member_changes(gen, a, m, join_mean, np.exp(-join_mean), 0.04, 3.0), a, m
-
-    out_np, out_nb = _both_draw(call)
-    _assert_same(out_np, out_nb)
-    dismantled, a, m = out_nb
+        outs.append((module.member_changes(a, m, join_mean, np.exp(-join_mean), 0.04, 3.0, *uniforms), a, m))
+    _assert_same(outs[0], outs[1])
+    dismantled, a, m = outs[1]
     assert dismantled.size > 0 and not a[dismantled].any() and alive[dismantled].all()
     assert (m[alive] > members[alive]).any() and (m[alive] < members[alive]).any()
     np.testing.assert_array_equal(m[~alive], members[~alive])
@@ -511,22 +510,23 @@ def test_pick_in_cell(rng):
     np.testing.assert_array_equal(reference.pick_in_cell(none, *args[1:]), np.full(8000, -1))
 
 
-def test_relocate_groups_draw_what_numpy_draws(rng):
+def test_relocate_groups(rng):
     u = 3000
     alive = rng.random(u) < 0.8
     ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)
     margin = rng.standard_normal((N_STATES, NF)) * 300
     capacity = rng.random((N_STATES, NF)) * 100
     capacity[7] = 0.0  # a member state no group can move to
-
-    def call(module, gen):
+    u_reconsider = rng.random(np.count_nonzero(alive))
+    u_destination = rng.random(np.count_nonzero(u_reconsider < 0.2))
+    outs = []
+    for module in (reference, compiled):
         m = ms.copy()
-        rows, old = module.relocate_groups(gen, alive, m, form, margin, capacity, 0.2, 0.1, np.array([1e3, 8e2, 5e2]))
-        return rows, old, m
-
-    out_np, out_nb = _both_draw(call)
-    _assert_same(out_np, out_nb)
-    rows, old, m = out_nb
+        rows, old = module.relocate_groups(alive, m, form, margin, capacity, 0.2, 0.1, np.array([1e3, 8e2, 5e2]),
+                                           u_reconsider, u_destination)
+        outs.append((rows, old, m))
+    _assert_same(outs[0], outs[1])
+    rows, old, m = outs[1]
     assert rows.size > 0 and alive[rows].all() and (old == ms[rows]).all() and (m[rows] != 7).all()
     assert (margin[m[rows], form[rows]] > margin[old, form[rows]]).all()
     moved = np.zeros(u, bool)

@@ -525,18 +525,16 @@ def user_cases(rng, knowing_users, p_detect, decide_p, verdict_p, pending_decisi
 
 
 @jit
-def member_changes(rng, alive, members, join_mean, join_p0, quit, min_members):
-    # the reference's uniforms in its order: one per living row for the joins (ascending), then one each
-    # for the quits
+def member_changes(alive, members, join_mean, join_p0, quit, min_members, u_join, u_quit):
+    # one uniform of each array per living row (ascending)
     u = alive.size
-    joined = np.zeros(u, np.int64)
-    for i in range(u):
-        if alive[i]:
-            joined[i] = _poisson(join_mean[i], join_p0[i], rng.random())
     n_dismantled = 0
+    k = 0
     for i in range(u):
         if alive[i]:
-            members[i] = members[i] + joined[i] - _binomial(members[i], quit, rng.random())
+            joined = _poisson(join_mean[i], join_p0[i], u_join[k])
+            members[i] = members[i] + joined - _binomial(members[i], quit, u_quit[k])
+            k += 1
         if members[i] < 0:
             members[i] = 0
         if alive[i] and members[i] < min_members:
@@ -617,16 +615,19 @@ def pick_in_cell(alive, member_state, form, n_forms, n_cells, cell, u):
 
 
 @jit
-def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, gain, ref_revenue):
+def relocate_groups(alive, member_state, form, margin, capacity, mobility, gain, ref_revenue, u_reconsider,
+                    u_destination):
     u = alive.size
     n_states, n_forms = margin.shape
     movers = np.empty(u, np.int64)
     n_movers = 0
-    for i in range(u):  # the reference's first block of uniforms: one per living group
+    k = 0
+    for i in range(u):  # one uniform per living group
         if alive[i]:
-            if rng.random() < mobility:
+            if u_reconsider[k] < mobility:
                 movers[n_movers] = i
                 n_movers += 1
+            k += 1
     rows = np.empty(n_movers, np.int64)
     old = np.empty(n_movers, member_state.dtype)
     if n_movers == 0:
@@ -646,7 +647,7 @@ def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, 
     for j in range(n_movers):  # the second block: one per group reconsidering
         i = movers[j]
         f = np.int64(form[i])
-        dest = _search_row(cdf, f, rng.random())
+        dest = _search_row(cdf, f, u_destination[j])
         home = member_state[i]
         if (margin[dest, f] - margin[home, f]) > gain * ref_revenue[f] and weight[f, dest] > 0:
             rows[k] = i

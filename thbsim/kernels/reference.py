@@ -390,15 +390,15 @@ def user_cases(rng, knowing_users, p_detect, decide_p: float, verdict_p: float, 
     return suspects, prosecuted, convicted, rng.binomial(suspects, found_per_suspect)
 
 
-def member_changes(rng, alive, members, join_mean, join_p0, quit: float, min_members: float) -> np.ndarray:
+def member_changes(alive, members, join_mean, join_p0, quit: float, min_members: float, u_join, u_quit) -> np.ndarray:
     """Members join living groups (Poisson with mean ``join_mean``; ``join_p0`` = exp(-join_mean)) and
     quit them (binomial, ``quit`` each); a group left with fewer than ``min_members`` is dismantled
     (``alive`` set False in place). Changes ``members`` in place; returns the dismantled rows. One
-    uniform per living group for the joins, then one per living group for the quits."""
+    uniform per living group (rows ascending) for the joins (``u_join``) and one for the quits (``u_quit``)."""
     live = np.flatnonzero(alive)
     m_live = members[live]
-    joined = poisson_inversion(join_mean[live], join_p0[live], rng.random(live.size))
-    members[live] = m_live + joined - binomial_inversion(m_live, quit, rng.random(live.size))
+    joined = poisson_inversion(join_mean[live], join_p0[live], u_join)
+    members[live] = m_live + joined - binomial_inversion(m_live, quit, u_quit)
     np.maximum(members, 0, out=members)
     dismantled = np.flatnonzero(alive & (members < min_members))
     alive[dismantled] = False
@@ -446,21 +446,23 @@ def pick_in_cell(alive, member_state, form, n_forms: int, n_cells: int, cell, u)
     return np.where(c > 0, live[order][np.minimum(pick, live.size - 1)], -1)
 
 
-def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility: float, gain: float, ref_revenue):
+def relocate_groups(alive, member_state, form, margin, capacity, mobility: float, gain: float, ref_revenue,
+                    u_reconsider, u_destination):
     """Each living group reconsiders where to exploit with probability ``mobility``: it draws a member
     state in proportion to demand (``capacity``) x expected margin for its form, and moves there (its
     ``member_state`` changed in place) if the margin beats home by more than ``gain`` x the form's
     reference revenue. Returns the rows that moved and their old member states. One uniform per living
-    group, then one per group reconsidering."""
+    group (``u_reconsider``, rows ascending), then one per group reconsidering (``u_destination``: as many
+    as ``u_reconsider`` has values below ``mobility``)."""
     live = np.flatnonzero(alive)
-    movers = live[rng.random(live.size) < mobility]
+    movers = live[u_reconsider < mobility]
     if movers.size == 0:
         return movers, member_state[movers]
     weight = capacity.T * np.maximum(margin.T, 0.0)  # form x member state
     cdf = np.cumsum(weight, axis=1)
     cdf /= np.maximum(cdf[:, -1:], 1e-300)
     f = form[movers].astype(np.int64)
-    dest = stacked_choice(cdf, f, rng.random(movers.size))
+    dest = stacked_choice(cdf, f, u_destination)
     home = member_state[movers]
     better = (margin[dest, f] - margin[home, f]) > gain * ref_revenue[f]
     better &= weight[f, dest] > 0
