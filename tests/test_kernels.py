@@ -75,16 +75,23 @@ def test_split_uniforms_cover_the_unit_interval(rng):
     assert abs(np.corrcoef(hi, lo)[0, 1]) < 0.01
 
 
-def test_census(rng):
+@pytest.mark.parametrize("any_moved", [False, True])
+def test_census(rng, any_moved):
     r = _rows(rng, 5000, 300)
-    out_np = reference.census(r["state"], r["group"], 300)
-    out_nb = compiled.census(r["state"], r["group"], 300)
+    moved_group = np.zeros(301, bool)  # and the extra False for rows without a group
+    moved_group[rng.integers(0, 300, 30)] = any_moved
+    out_np = reference.census(r["state"], r["group"], 300, moved_group, any_moved)
+    out_nb = compiled.census(r["state"], r["group"], 300, moved_group, any_moved)
     _assert_same(out_np, out_nb)
-    r0, e0, i0, s0, held, ge = out_nb
+    r0, e0, i0, s0, held, ge, moving = out_nb
     assert held.sum() == e0.size == np.count_nonzero(r["state"] == EXPLOITED)
     np.testing.assert_array_equal(ge, r["group"][e0])
     assert (r["state"][r0] == RECRUITED).all() and (r["state"][i0] == IDENTIFIED).all()
     assert (r["state"][s0] == SUPPORTED).all()
+    in_transit_or_exploited = np.isin(r["state"], (RECRUITED, EXPLOITED))
+    expected = np.flatnonzero(in_transit_or_exploited & moved_group[r["group"]])
+    np.testing.assert_array_equal(np.sort(moving), expected)
+    assert (expected.size > 0) == any_moved
 
 
 def _detect_args(rng, r, n_groups: int):
@@ -180,14 +187,11 @@ def test_move_on_changes_the_same_rows(rng):
     np.testing.assert_array_equal(by_channel.reshape(N_STATES, 5).sum(axis=0), np.bincount(channel[ident], minlength=5))
 
 
-def test_row_helpers(rng):
+def test_first_free(rng):
     r = _rows(rng, 5000, 300)
     for n in (0, 10, 10**6):
         _assert_same(reference.first_free(r["state"], n), compiled.first_free(r["state"], n))
-    r0, e0 = (np.flatnonzero(r["state"] == s) for s in (RECRUITED, EXPLOITED))
-    flag = np.append(rng.random(300) < 0.1, False)
-    _assert_same(reference.exploited_or_recruited_of(r["group"], r0, e0, flag),
-                 compiled.exploited_or_recruited_of(r["group"], r0, e0, flag))
+    assert (r["state"][compiled.first_free(r["state"], 10**6)] == FREE).all()
 
 
 def test_recruit_attributes(rng):
@@ -542,11 +546,12 @@ def test_move_victims(rng):
     group_ms = rng.integers(0, N_STATES, 401).astype(np.int16)
     sector = rng.integers(0, N_FORM_SECTOR - 2, 20000)
     channel = rng.integers(0, 2, 20000).astype(np.int8)
+    moving = reference.census(r["state"], r["group"], 400, flag, True)[-1]
     fields = []
     outs = []
     for module in (reference, compiled):
         f = [r["member_state"].copy(), r["cell"].copy(), r["hazard_key"].copy()]
-        outs.append(module.move_victims(r["group"], r0, e0, flag, group_ms, r["state"], *f, r["form"], sector, channel,
+        outs.append(module.move_victims(moving, r["group"], group_ms, r["state"], *f, r["form"], sector, channel,
                                         NF, N_FORM_SECTOR, N_STATES * NF))
         fields.append(f)
     _assert_same(outs[0], outs[1])

@@ -194,9 +194,11 @@ class TraffickingModel(mesa.Model):
         # start-of-month states: every transition below is computed from them, so a
         # victim changes state at most once a month
         u = g.used
-        r0, e0, i0, s0, held_start, ge = kern.census(state, grp_v, u)
-        # 2a. some groups move to the member state where their business pays best (last month's view)
-        moved = self._relocate(t, r0, e0)
+        # 2a. some groups move to the member state where their business pays best (last month's view);
+        # the census finds the victims in transit or exploited who follow them
+        moved_rows, old_ms, moved_group = self._relocate_groups(t)
+        r0, e0, i0, s0, held_start, ge, moving = kern.census(state, grp_v, u, moved_group, moved_rows.size > 0)
+        moved = self._move_victims(moved_rows, old_ms, moving)
         exploited = self._exploited_start = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
         g.held[:u] = held_start
         g.held[:u][~g.alive[:u]] = 0  # victims of a dismantled group earn it nothing
@@ -380,24 +382,30 @@ class TraffickingModel(mesa.Model):
             in_system = v.group >= 0
             v.group[in_system] = new_row[v.group[in_system]]
 
-    def _relocate(self, t: int, r0: np.ndarray, e0: np.ndarray) -> dict:
-        """Groups that move take their victims (in transit and exploited) along; returns the moves as flows."""
+    def _relocate_groups(self, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Groups that move this month: their rows, old member states, and a flag per group row (one more,
+        False, for the index -1 of rows without a group)."""
+        g = self.groups
+        flag = np.zeros(g.used + 1, bool)
+        if t == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.int16), flag
+        rows, old = g.relocate(self.market_margin(), self.demand.capacity)
+        flag[rows] = True
+        return rows, old, flag
+
+    def _move_victims(self, rows: np.ndarray, old: np.ndarray, moving: np.ndarray) -> dict:
+        """The victims (in transit and exploited) of groups that moved follow them; returns the moves as flows."""
         g, v, n = self.groups, self.victims, self.geo.n_states
         zero = np.zeros((n, NF))
         out = {k: zero for k in ("moved_in_recruited", "moved_out_recruited", "moved_in_exploited",
                                  "moved_out_exploited", "groups_moved_in", "groups_moved_out")}
-        if t == 0:
-            return out
-        rows, old = g.relocate(self.market_margin(), self.demand.capacity)
         if rows.size == 0:
             return out
         form_g = g.form[rows].astype(np.int64)
         out["groups_moved_out"] = np.bincount(old.astype(np.int64) * NF + form_g, minlength=n * NF).reshape(n, NF)
         out["groups_moved_in"] = np.bincount(g.member_state[rows].astype(np.int64) * NF + form_g,
                                              minlength=n * NF).reshape(n, NF)
-        flag = np.zeros(g.used + 1, bool)
-        flag[rows] = True  # index -1 (no group) reads the extra False at the end
-        moved = self.kernels.move_victims(v.group, r0, e0, flag, g.member_state, v.state, v.member_state, v.cell,
+        moved = self.kernels.move_victims(moving, v.group, g.member_state, v.state, v.member_state, v.cell,
                                           v.hazard_key, v.form, v.sector, v.channel, NF, N_FORM_SECTOR, n * NF)
         for k, (s, name) in enumerate(((RECRUITED, "recruited"), (EXPLOITED, "exploited"))):
             out_c, in_c = moved[2 * k], moved[2 * k + 1]
@@ -448,7 +456,7 @@ class TraffickingModel(mesa.Model):
     def _update_stocks(self, f: dict) -> None:
         """Stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)."""
         st = self._stocks
-        st[RECRUITED] += (f["recruited"] + f["retrafficked"] - f["transit"]).ravel()  # moves: see _relocate
+        st[RECRUITED] += (f["recruited"] + f["retrafficked"] - f["transit"]).ravel()  # moves: see _move_victims
         st[EXPLOITED] += (f["transit"] - f["identified"] - f["exited_unidentified"]).ravel()
         st[IDENTIFIED] += (f["identified"] - f["support_entered"] - f["support_declined"]).ravel()
         st[SUPPORTED] += (f["support_entered"] - f["support_exited"] - f["retrafficked"]).ravel()

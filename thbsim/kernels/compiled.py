@@ -27,7 +27,7 @@ def _lo(word):
 
 
 @jit
-def census(state, group, n_groups):
+def census(state, group, n_groups, moved_group, any_moved):
     # counters live in registers and every row is written to all four lists (only the list of its
     # state advances): no branches and no chains of loads and stores through one memory cell,
     # which neighbouring rows of the same state or group would otherwise make
@@ -61,7 +61,17 @@ def census(state, group, n_groups):
         g = group[e0[k]]
         ge[k] = g
         held[k & 1, g] += 1
-    return r0[:nr], e0[:ne], i0[:ni], s0[:ns], held[0] + held[1], ge
+    # the victims who follow a group that moved: those in transit, then the exploited
+    moving = np.empty(nr + ne + 1 if any_moved else 1, np.int64)
+    nm = 0
+    if any_moved:
+        for k in range(nr):
+            moving[nm] = r0[k]
+            nm += moved_group[group[r0[k]]]
+        for k in range(ne):
+            moving[nm] = e0[k]
+            nm += moved_group[ge[k]]
+    return r0[:nr], e0[:ne], i0[:ni], s0[:ns], held[0] + held[1], ge, moving[:nm]
 
 
 @jit
@@ -164,18 +174,6 @@ def first_free(state, n):
             out[k] = i
             k += 1
     return out[:k]
-
-
-@jit
-def exploited_or_recruited_of(group, r0, e0, flag):
-    out = np.empty(r0.size + e0.size, np.int64)
-    k = 0
-    for rows in (r0, e0):
-        for i in rows:
-            if flag[group[i]]:
-                out[k] = i
-                k += 1
-    return np.sort(out[:k])
 
 
 @jit
@@ -658,21 +656,19 @@ def relocate_groups(alive, member_state, form, margin, capacity, mobility, gain,
 
 
 @jit
-def move_victims(group, r0, e0, flag, group_member_state, state, member_state, cell, hazard_key_, form, sector,
-                 channel, n_forms, n_form_sector, n_cells):
+def move_victims(moving, group, group_member_state, state, member_state, cell, hazard_key_, form, sector, channel,
+                 n_forms, n_form_sector, n_cells):
     moved = np.zeros((4, n_cells), np.int64)  # out / in of those in transit, out / in of the exploited
-    for rows in (r0, e0):
-        for i in rows:
-            if flag[group[i]]:
-                ms = group_member_state[group[i]]
-                f = form[i]
-                old_cell = cell[i]
-                member_state[i] = ms
-                cell[i] = ms * n_forms + f
-                hazard_key_[i] = _hazard_key(ms, f, sector[i], channel[i], n_form_sector)
-                base = 0 if state[i] == RECRUITED else 2
-                moved[base, old_cell] += 1
-                moved[base + 1, cell[i]] += 1
+    for i in moving:
+        ms = group_member_state[group[i]]
+        f = form[i]
+        old_cell = cell[i]
+        member_state[i] = ms
+        cell[i] = ms * n_forms + f
+        hazard_key_[i] = _hazard_key(ms, f, sector[i], channel[i], n_form_sector)
+        base = 0 if state[i] == RECRUITED else 2
+        moved[base, old_cell] += 1
+        moved[base + 1, cell[i]] += 1
     return moved[0], moved[1], moved[2], moved[3]
 
 

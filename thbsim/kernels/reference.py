@@ -17,7 +17,7 @@ from thbsim.actors.enforcement import hazard_key
 from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
-__all__ = ["census", "detect", "move_on", "first_free", "exploited_or_recruited_of", "user_report_candidates", "pick_lowest",
+__all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates", "pick_lowest",
            "recruit_attributes", "desired_recruits", "group_money", "market_margin", "investigate", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover",
            "demand_turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
@@ -34,13 +34,16 @@ def split_uniforms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (raw >> np.uint64(32)) * TWO_TO_MINUS_32, (raw & np.uint64(0xFFFFFFFF)) * TWO_TO_MINUS_32
 
 
-def census(state: np.ndarray, group: np.ndarray, n_groups: int):
+def census(state: np.ndarray, group: np.ndarray, n_groups: int, moved_group: np.ndarray, any_moved: bool):
     """Rows by state at the start of the month (recruited, exploited, identified, supported),
-    exploited victims per group, and the group of each exploited victim (``ge``, aligned with ``e0``)."""
+    exploited victims per group, the group of each exploited victim (``ge``, aligned with ``e0``), and
+    the rows in transit or exploited whose group is flagged in ``moved_group`` (those in transit first;
+    none unless ``any_moved``): the victims who follow their group to another member state."""
     r0, e0, i0, s0 = (np.flatnonzero(state == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED))
     ge = group[e0]
     held = np.bincount(ge, minlength=n_groups)[:n_groups]
-    return r0, e0, i0, s0, held, ge
+    moving = np.concatenate([r0[moved_group[group[r0]]], e0[moved_group[ge]]]) if any_moved else np.zeros(0, np.int64)
+    return r0, e0, i0, s0, held, ge, moving
 
 
 def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
@@ -112,12 +115,6 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
     by_channel = np.bincount(member_state[rows_ident].astype(np.int64) * n_channels + channel[ident],
                              minlength=n_states * n_channels)
     return rows_ident, s0[retraffic], flows, by_channel
-
-
-def exploited_or_recruited_of(group: np.ndarray, r0: np.ndarray, e0: np.ndarray, flag: np.ndarray) -> np.ndarray:
-    """Rows in transit or exploited (start of month) whose group is flagged, in row order."""
-    rows = np.concatenate([r0, e0])
-    return np.sort(rows[flag[group[rows]]])
 
 
 def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states: int):
@@ -471,13 +468,13 @@ def relocate_groups(alive, member_state, form, margin, capacity, mobility: float
     return rows, old
 
 
-def move_victims(group, r0, e0, flag, group_member_state, state, member_state, cell, hazard_key_, form, sector,
-                 channel, n_forms: int, n_form_sector: int, n_cells: int):
-    """Victims in transit or exploited (start of month) whose group is ``flag``-ged follow it to its
+def move_victims(moving, group, group_member_state, state, member_state, cell, hazard_key_, form, sector, channel,
+                 n_forms: int, n_form_sector: int, n_cells: int):
+    """Victims in transit or exploited whose group moved (``moving``, from ``census``) follow it to its
     member state: their member state, cell and detection stratum (``hazard_key``, ``n_form_sector``
     form-sectors) change in place. Returns victims moved out of and into each cell, for those in
     transit and those exploited (four arrays)."""
-    sel = exploited_or_recruited_of(group, r0, e0, flag)
+    sel = moving
     old_cell = cell[sel].astype(np.int64)
     new_ms = group_member_state[group[sel]]
     f = form[sel]
