@@ -231,6 +231,18 @@ def test_desired_recruits(rng):
     assert (x == 0).any() and (x > 0).any() and (wanted[~args[0]] == 0).all() and (wanted > 0).any()
 
 
+def test_entry_means(rng):
+    ref = np.array([3000.0, 1500.0, 1000.0])
+    margin = rng.standard_normal((N_STATES, NF)) * 2000
+    capacity, exploited = rng.random((N_STATES, NF)) * 500, rng.random((N_STATES, NF)) * 500
+    capacity[:, 2] = 0.0  # a form without demand anywhere: nobody enters it
+    args = (margin, capacity, exploited, ref, 0.1, 3.6, 0.05)
+    out = compiled.entry_means(*args)
+    _assert_same(reference.entry_means(*args), out)
+    assert (out >= 0).all() and (out[:, 2] == 0).all() and (out[:, :2].sum(axis=0) > 0).all()
+    assert (out[margin / ref[None, :] <= 0.1] == 0).all()  # only where the margin clears the hurdle
+
+
 def test_group_money(rng):
     u = 3000
     ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)

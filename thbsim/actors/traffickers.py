@@ -182,13 +182,9 @@ class CrimeGroups:
         identification, arrest, confiscation), so would-be traffickers go where the business pays best."""
         p = self.p
         ref = self.ref_revenue
-        above = np.clip(margin_eur / ref[None, :] - p["groups.entry_hurdle"], 0.0, 1.0)
         group_size = p["groups.initial_members"] * p["groups.victims_per_member"] * 0.6
-        unmet = np.maximum(capacity - exploited, 0.0) / group_size
-        total = p["groups.entry_rate"] * (unmet * above).sum(axis=0)  # per form
-        where = capacity * above**2
-        share = where / np.maximum(where.sum(axis=0, keepdims=True), 1e-300)
-        n_new = self.rng.poisson(total[None, :] * share)
+        n_new = self.rng.poisson(self.kernels.entry_means(margin_eur, capacity, exploited, ref,
+                                                          p["groups.entry_hurdle"], group_size, p["groups.entry_rate"]))
         ms, form = np.divmod(np.repeat(np.arange(n_new.size), n_new.ravel()), len(FORMS))
         if ms.size == 0:
             return ms

@@ -320,6 +320,26 @@ def group_money(member_state, form, held, assets, price, ref_revenue, n_recruits
 
 
 @jit
+def entry_means(margin, capacity, exploited, ref_revenue, hurdle, group_size, entry_rate):
+    n_states, n_forms = margin.shape
+    above = np.empty((n_states, n_forms))
+    total = np.zeros(n_forms)
+    where_total = np.zeros(n_forms)
+    for s in range(n_states):  # the reference's operations; sums over member states in order
+        for f in range(n_forms):
+            a = min(max(margin[s, f] / ref_revenue[f] - hurdle, 0.0), 1.0)
+            above[s, f] = a
+            total[f] += max(capacity[s, f] - exploited[s, f], 0.0) / group_size * a
+            where_total[f] += capacity[s, f] * (a * a)
+    mean = np.empty((n_states, n_forms))
+    for s in range(n_states):
+        for f in range(n_forms):
+            a = above[s, f]
+            mean[s, f] = entry_rate * total[f] * (capacity[s, f] * (a * a) / max(where_total[f], 1e-300))
+    return mean
+
+
+@jit
 def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
                 u_named, u_detained):
     suspects = np.zeros(investigated.size, np.int64)

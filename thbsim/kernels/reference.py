@@ -18,7 +18,7 @@ from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates", "pick_lowest",
-           "recruit_attributes", "desired_recruits", "group_money", "market_margin", "investigate", "courts",
+           "recruit_attributes", "desired_recruits", "entry_means", "group_money", "market_margin", "investigate", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover",
            "demand_turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
            "relocate_groups", "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion"]
@@ -205,6 +205,18 @@ def group_money(member_state, form, held, assets, price, ref_revenue, n_recruits
     spending[:] = recruit_spend + payout
     assets[:] = after - payout
     return revenue
+
+
+def entry_means(margin, capacity, exploited, ref_revenue, hurdle: float, group_size: float, entry_rate: float):
+    """Expected new groups per (member state, form) this month: per form, ``entry_rate`` x the unmet demand
+    (in groups of ``group_size`` victims) weighted by how far the margin (``margin`` / reference revenue)
+    clears ``hurdle``; spread over member states in proportion to demand x that excess squared."""
+    above = np.clip(margin / ref_revenue[None, :] - hurdle, 0.0, 1.0)
+    unmet = np.maximum(capacity - exploited, 0.0) / group_size
+    total = entry_rate * (unmet * above).sum(axis=0)  # per form
+    where = capacity * above**2
+    share = where / np.maximum(where.sum(axis=0, keepdims=True), 1e-300)
+    return total[None, :] * share
 
 
 def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
