@@ -297,7 +297,7 @@ class TraffickingModel(mesa.Model):
         self._update_stocks(flows)
         flows.update(moved)
 
-        # sums over groups by member state and by cell, each in one pass over the group rows
+        # sums over groups by member state and by cell (kernels.group_sums)
         investigations_ms, raids_ms, frozen_groups_ms, suspects_ms, prosecuted_ms, convicted_ms = kern.group_sums(
             gms, (investigated, raided, frozen > 0, suspects, prosecuted, convicted), n)
         gone = np.zeros(u)

@@ -1,6 +1,6 @@
-"""Kernels of the monthly step (the victim pass, recruits' attributes, the groups' decisions, members,
-courts and relocation, pools turning over, sums for the records), in two implementations with the same
-results.
+"""Kernels of the monthly step (the victim pass, recruits' attributes, the groups' decisions, money,
+members, entry, courts and relocation, users' cases, pools and demand turning over, sums for the
+records), in two implementations with the same results.
 
 ``reference`` is plain numpy and always available; ``compiled`` is the same blocks fused into
 loops by numba (the ``fast`` extra: ``pip install "thbsim[fast]"``). Both take the same inputs and
