@@ -274,6 +274,7 @@ def scaling(scales: tuple[float, ...], repeats: dict[float, int], again_below_s:
         best["runs"] = len(runs)
         best["wall_s_all"] = [r["wall_s"] for r in runs]
         best["kernel_load_s_all"] = [r["kernel_load_s"] for r in runs]
+        best["tiny_run_s_all"] = [r["warm_up"]["second_run_s"] for r in runs]
         # memory: the largest of the fresh processes
         for k in ("peak_rss_mb", "model_mb", "model_run_mb", "peak_rss_run_mb"):
             best[k] = max(r[k] for r in runs)
@@ -592,6 +593,9 @@ def markdown(res: dict) -> str:
         f"{b['rss_after_warm_up_mb']:.0f} MB) |",
         f"| model memory (peak RSS minus RSS after imports, numba included) | {b['model_mb']:.0f} MB; "
         f"{b['model_run_mb']:.0f} MB before the results table is built |",
+        f"| fixed cost per month: a warm run at scale {res['warm_scale']:g} (a few hundred victims), what a month "
+        f"costs whatever the population | {res['fixed_ms_per_month']:.2f} ms a month (median of "
+        f"{res['fixed_processes']} processes), {res['fixed_share_of_full_scale_month']:.0%} of a full-scale month |",
         f"| victim rows / crime-group rows | {b['victim_rows']:,} ({b['victims_mb']:.1f} MB) / {b['group_rows']:,} |",
         f"| recorder arrays | {b['recorder_mb']:.1f} MB |",
         "",
@@ -717,6 +721,13 @@ def main() -> None:
     res["kernel_load_s"] = statistics.median(loads)
     say(f"  one-off kernel load per process ({kernels}, not in the model times): median {res['kernel_load_s']:.2f} s "
         f"({min(loads):.2f}-{max(loads):.2f} s over {len(loads)} processes)")
+    # the warm-up's second run is a warm run at scale WARM_SCALE (a few hundred victims): what a month
+    # costs whatever the population, the part the average pays and the marginal cost does not
+    tiny = [x for s in scales for x in runs[s]["tiny_run_s_all"]]
+    res["fixed_ms_per_month"], res["fixed_processes"] = statistics.median(tiny) / b["months"] * 1e3, len(tiny)
+    res["fixed_share_of_full_scale_month"] = res["fixed_ms_per_month"] / (b["wall_s"] / b["months"] * 1e3)
+    say(f"  fixed cost per month (a warm run at scale {WARM_SCALE:g}): median {res['fixed_ms_per_month']:.2f} ms "
+        f"over {len(tiny)} processes, {res['fixed_share_of_full_scale_month']:.0%} of a full-scale month")
 
     kscales = (1.0, 4.0) if quick else (1.0, 16.0)
     krepeats = {1.0: 1 if quick else 2, kscales[1]: 1}
