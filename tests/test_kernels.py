@@ -291,8 +291,8 @@ def test_market_margin(rng):
     ms[alive & (ms == 5)] = 6  # a member state without living groups: margins from the zero-asset case
     args = (alive, ms, form, rng.normal(2e4, 3e4, u), np.array([3000.0, 1500.0, 1000.0]),
             rng.random((N_STATES, NF)) * 4000, rng.random((N_STATES, NF)) * 0.05, rng.random(N_STATES) * 0.3,
-            rng.random(N_STATES) * 0.5, np.array([900.0, 450.0, 300.0]), 0.3, rng.random(N_STATES * NF) * 0.4,
-            1.2, DecisionParams(6.0, 0.8, 0.5, 0.3, 0.45, 1.0, 3.0, 0.2))
+            rng.random(N_STATES) * 0.5, rng.random(N_STATES * NF) * 2000 + 300, 1.2,
+            DecisionParams(6.0, 0.8, 0.5, 0.3, 0.45, 1.0, 3.0, 0.2))
     out = compiled.market_margin(*args)
     _assert_same(reference.market_margin(*args), out)
     assert out.shape == (N_STATES, NF) and (out > 0).any() and (out < 0).any()

@@ -165,8 +165,8 @@ class TraffickingModel(mesa.Model):
                               * p["groups.member_value_months"])
         return self.kernels.market_margin(
             g.alive[:u], g.member_state[:u], g.form[:u], g.assets[:u], self.demand.ref_revenue, self.demand.price,
-            self.ident_hazard, enf.finance_rate, enf.freeze_share, g.recruit_cost, p["recruit.success"],
-            self.recruitment.mean_success, member_loss_factor, g.decision)
+            self.ident_hazard, enf.finance_rate, enf.freeze_share, self._cost_per_recruit(), member_loss_factor,
+            g.decision)
 
     def _cost_per_recruit(self) -> np.ndarray:
         """EUR per successful recruit per (member state x form) cell: attempts cost, so harder

@@ -356,7 +356,7 @@ def investigate(investigated, members, pending_decision, investigated_at, t, sus
 
 @jit
 def market_margin(alive, member_state, form, assets, ref_revenue, price, ident_hazard, finance_rate, freeze_share,
-                  recruit_cost, recruit_success, mean_success, member_loss_factor, c):
+                  cost_per_recruit, member_loss_factor, c):
     n_states, n_forms = price.shape
     n_groups = np.zeros(n_states * n_forms)
     held_assets = np.zeros(n_states * n_forms)
@@ -371,8 +371,7 @@ def market_margin(alive, member_state, form, assets, ref_revenue, price, ident_h
             cell = ms * n_forms + f
             cell_assets = held_assets[cell] / max(n_groups[cell], 1.0)
             per_case = member_loss_factor * ref_revenue[f] + (finance_rate[ms] * freeze_share[ms]) * cell_assets
-            recruit = recruit_cost[f] * (recruit_success / max(mean_success[cell], 1e-9))
-            loss = ident_hazard[ms, f] * (recruit + c.investigate_on_identification * per_case)
+            loss = ident_hazard[ms, f] * (cost_per_recruit[cell] + c.investigate_on_identification * per_case)
             margin[ms, f] = price[ms, f] - c.cost_share * ref_revenue[f] - c.risk_aversion * loss
     return margin
 

@@ -234,24 +234,22 @@ def investigate(investigated, members, pending_decision, investigated_at, t, sus
 
 
 def market_margin(alive, member_state, form, assets, ref_revenue, price, ident_hazard, finance_rate, freeze_share,
-                  recruit_cost, recruit_success, mean_success, member_loss_factor, c):
+                  cost_per_recruit, member_loss_factor, c):
     """Expected margin per victim-month of a typical group per (member state, form) cell, in EUR: the
     price less operating cost and the risk-weighted expected losses of identification (the victim's
     replacement, members lost to an investigation, the cell's average assets frozen).
 
     ``member_loss_factor`` is initial members x suspects per member x detention x member value months;
-    ``c`` the groups' ``DecisionParams``; ``mean_success`` per cell (the recruit cost grows as it falls).
+    ``c`` the groups' ``DecisionParams``; ``cost_per_recruit`` per cell (flat, member state x form).
     """
     n_states, n_forms = price.shape
-    live = alive
-    cells = member_state[live].astype(np.int64) * n_forms + form[live]
+    cells = member_state[alive].astype(np.int64) * n_forms + form[alive]
     n_groups = np.bincount(cells, minlength=n_states * n_forms)
-    held_assets = np.bincount(cells, weights=np.maximum(assets[live], 0.0), minlength=n_states * n_forms)
+    held_assets = np.bincount(cells, weights=np.maximum(assets[alive], 0.0), minlength=n_states * n_forms)
     cell_assets = (held_assets / np.maximum(n_groups, 1)).reshape(n_states, n_forms)
     member_loss = (member_loss_factor * ref_revenue)[None, :]
     per_case = member_loss + (finance_rate * freeze_share)[:, None] * cell_assets
-    recruit = recruit_cost[None, :] * (recruit_success / np.maximum(mean_success, 1e-9)).reshape(n_states, n_forms)
-    loss = ident_hazard * (recruit + c.investigate_on_identification * per_case)
+    loss = ident_hazard * (cost_per_recruit.reshape(n_states, n_forms) + c.investigate_on_identification * per_case)
     return price - c.cost_share * ref_revenue[None, :] - c.risk_aversion * loss
 
 
