@@ -49,7 +49,6 @@ class Victims:
             setattr(self, "_" + name, np.zeros(self.capacity, dtype))
         self._group[:] = -1
 
-
     def months_exploited_at(self, t: int) -> np.ndarray:
         """Months exploited so far, for every row (finished episodes plus the current one)."""
         current = np.where(self.state == EXPLOITED, t - self.exploited_since, 0)

@@ -484,15 +484,14 @@ def move_victims(moving, group, group_member_state, state, member_state, cell, h
     member state: their member state, cell and detection stratum (``hazard_key``, ``n_form_sector``
     form-sectors) change in place. Returns victims moved out of and into each cell, for those in
     transit and those exploited (four arrays)."""
-    sel = moving
-    old_cell = cell[sel].astype(np.int64)
-    new_ms = group_member_state[group[sel]]
-    f = form[sel]
-    member_state[sel] = new_ms
-    cell[sel] = new_ms * n_forms + f
-    hazard_key_[sel] = 2 * hazard_key(new_ms, f, sector[sel], channel[sel])
-    new_cell = cell[sel].astype(np.int64)
-    st = state[sel]
+    old_cell = cell[moving].astype(np.int64)
+    new_ms = group_member_state[group[moving]]
+    f = form[moving]
+    member_state[moving] = new_ms
+    cell[moving] = new_ms * n_forms + f
+    hazard_key_[moving] = 2 * hazard_key(new_ms, f, sector[moving], channel[moving])
+    new_cell = cell[moving].astype(np.int64)
+    st = state[moving]
     out = []
     for s in (RECRUITED, EXPLOITED):
         m = st == s
