@@ -534,9 +534,8 @@ def user_cases(rng, knowing_users, p_detect, decide_p, verdict_p, pending_decisi
     prosecuted, convicted = pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, prosecution_rate,
                                           conviction_rate)
     found = np.empty(n, np.int64)
-    for i in range(n):
+    for i in range(n):  # this month's suspects join the queue; the victims their cases lead to
         pending_decision[i] += suspects[i]
-    for i in range(n):
         found[i] = rng.binomial(suspects[i], found_per_suspect)
     return suspects, prosecuted, convicted, found
 
