@@ -136,12 +136,21 @@ def test_user_candidates(rng):
     args = _detect_args(rng, r, 400)
     e0 = args[0]
     ident = reference.detect(*args)[0]
-    cut = rng.random(N_STATES) * 0.3
-    cut[:3] = -1.0
-    out_np = reference.user_report_candidates(e0, ident, r["form"], r["member_state"], r["raw"], cut, N_STATES)
-    out_nb = compiled.user_report_candidates(e0, ident, r["form"], r["member_state"], r["raw"], cut, N_STATES)
-    _assert_same(out_np, out_nb)
-    assert out_nb[0].size > 0 and out_nb[3].sum() > out_nb[0].size
+    cut = np.full((N_STATES, 3), -1.0)  # by (member state, form) cell: form 0 only, not in three states
+    cut[3:, 0] = rng.random(N_STATES - 3) * 0.3
+    args = (e0, ident, r["cell"], r["member_state"], r["raw"], cut.ravel())
+    out_nb = compiled.user_report_candidates(*args)
+    _assert_same(reference.user_report_candidates(*args), out_nb)
+    cand, ms, u = out_nb
+    assert cand.size > 0
+    # exactly the victims not identified, in sexual exploitation, below their member state's cut
+    rows = e0[cand]
+    assert not ident[cand].any() and (r["form"][rows] == 0).all() and (ms >= 3).all()
+    np.testing.assert_array_equal(ms, r["member_state"][rows])
+    assert (u < cut[ms, 0]).all()
+    low = (r["raw"][e0] & np.uint64(0xFFFFFFFF)) * 2.0**-32
+    expected = ~ident & (r["form"][e0] == 0) & (r["member_state"][e0] >= 3) & (low < cut[r["member_state"][e0], 0])
+    np.testing.assert_array_equal(cand, np.flatnonzero(expected))
 
 
 def test_pick_lowest(rng):

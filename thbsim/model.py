@@ -424,14 +424,16 @@ class TraffickingModel(mesa.Model):
         v, kern, n = self.victims, self.kernels, found.size
         # only the lowest draws of each member state can be picked: collect those below a margin above the
         # cut-off expected from the start-of-month stock (which bounds the candidates), then sort those;
-        # where that leaves too few, collect every candidate of the member state
+        # where that leaves too few and the cut-off left some out (below 1), collect every candidate there
         stock = self._exploited_start[:, 0]
         cut = np.where(found > 0, (2 * found + 16) / np.maximum(stock, 1), -1.0)
-        cand, ms, u, n_cand = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, cut, n)
-        short = np.bincount(ms, minlength=n) < np.minimum(found, n_cand)
+        cut_by_cell = np.full((n, NF), -1.0)  # candidates are in sexual exploitation (form 0)
+        cut_by_cell[:, 0] = cut
+        cand, ms, u = kern.user_report_candidates(e0, ident, v.cell, v.member_state, slot_raw, cut_by_cell.ravel())
+        short = (np.bincount(ms, minlength=n) < found) & (cut < 1.0)
         if short.any():
-            cut[short] = 2.0
-            cand, ms, u, _ = kern.user_report_candidates(e0, ident, v.form, v.member_state, slot_raw, cut, n)
+            cut_by_cell[short, 0] = 2.0
+            cand, ms, u = kern.user_report_candidates(e0, ident, v.cell, v.member_state, slot_raw, cut_by_cell.ravel())
         pick = cand[kern.pick_lowest(ms, u, found, n)]
         ident[pick] = True
         leave[pick] = False

@@ -177,24 +177,20 @@ def first_free(state, n):
 
 
 @jit
-def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states):
-    n_cand = np.zeros(n_states, np.int64)
+def user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell):
     out = np.empty(e0.size + 1, np.int64)
     k = 0
-    for j in range(e0.size):  # branch-free: forms alternate unpredictably
+    for j in range(e0.size):  # branch-free (forms alternate unpredictably); one gather for form and state
         i = e0[j]
-        candidate = (not ident[j]) & (form[i] == 0)
-        ms = member_state[i]
-        n_cand[ms] += candidate
         out[k] = j
-        k += candidate & (_lo(raw[i]) < cut[ms])
+        k += (not ident[j]) & (_lo(raw[i]) < cut_by_cell[cell[i]])
     cand = out[:k].copy()
     ms_out = np.empty(k, member_state.dtype)
     u_out = np.empty(k, np.float64)
     for j in range(k):
         ms_out[j] = member_state[e0[cand[j]]]
         u_out[j] = _lo(raw[e0[cand[j]]])
-    return cand, ms_out, u_out, n_cand
+    return cand, ms_out, u_out
 
 
 @jit

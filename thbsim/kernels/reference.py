@@ -117,16 +117,13 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
     return rows_ident, s0[retraffic], flows, by_channel
 
 
-def user_report_candidates(e0, ident, form, member_state, raw, cut, n_states: int):
-    """Exploited victims in sexual exploitation not identified this month whose second uniform is
-    below their member state's ``cut``: positions in ``e0``, member states, uniforms; and the number
-    of such victims per member state whatever their uniform."""
-    cand = np.flatnonzero(~ident & (form[e0] == 0))
-    ms = member_state[e0[cand]]
-    n_cand = np.bincount(ms, minlength=n_states)
-    u = split_uniforms(raw[e0[cand]])[1]
-    keep = u < cut[ms]
-    return cand[keep], ms[keep], u[keep], n_cand
+def user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell):
+    """Exploited victims not identified this month whose second uniform is below the ``cut_by_cell`` of
+    their (member state x form) cell (negative where none is wanted: cells of other forms, member states
+    without cases): positions in ``e0``, member states, uniforms."""
+    u = split_uniforms(raw[e0])[1]
+    cand = np.flatnonzero(~ident & (u < cut_by_cell[cell[e0]]))
+    return cand, member_state[e0[cand]], u[cand]
 
 
 def pick_lowest(ms, u, found, n_states: int) -> np.ndarray:
