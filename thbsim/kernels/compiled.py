@@ -14,6 +14,9 @@ jit = nb.njit(cache=True, nogil=True)
 TWO_TO_MINUS_32 = 2.0**-32
 LOW_32 = np.uint64(0xFFFFFFFF)
 SHIFT_32 = np.uint64(32)
+ONE_BYTES = np.uint64(0x0101010101010101)
+HIGH_BITS = np.uint64(0x8080808080808080)
+FREE_BYTES = np.uint64(FREE * 0x0101010101010101)
 
 
 @jit
@@ -165,14 +168,28 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
 
 @jit
 def first_free(state, n):
+    # eight rows (bytes) at a time: most words hold no free row and are passed over with one test
     out = np.empty(n, np.int64)
     k = 0
-    for i in range(state.size):
-        if k == n:
-            break
+    if n == 0:
+        return out
+    words = state.size // 8
+    packed = state[: words * 8].view(np.uint64)
+    for b in range(words):
+        x = packed[b] ^ FREE_BYTES  # a byte is zero where the row is free
+        if (x - ONE_BYTES) & ~x & HIGH_BITS:
+            for i in range(8 * b, 8 * b + 8):
+                if state[i] == FREE:
+                    out[k] = i
+                    k += 1
+                    if k == n:
+                        return out
+    for i in range(8 * words, state.size):
         if state[i] == FREE:
             out[k] = i
             k += 1
+            if k == n:
+                return out
     return out[:k]
 
 
