@@ -278,6 +278,20 @@ def test_zero_intensity_mechanism_is_the_identity(kind):
     assert not changed, f"{kind} at zero intensity changes {changed}"
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_apply_changes_policy_arrays_in_place(kind):
+    """The model restores the arrays it holds each month: a lever that rebound one would escape the restore.
+    Applying a strong lever changes some policy array, and every one stays the object the model built."""
+    m = TraffickingModel(scenario_with(scale=SMALL), seed=SMALL_SEED)
+    built = {key: getattr(m._policy_owner(key[0]), key[1]) for key in m._baseline_policy}
+    STRONG[kind].apply(m)
+    rebound = [key for key, array in built.items() if getattr(m._policy_owner(key[0]), key[1]) is not array]
+    assert not rebound, f"{kind} rebinds {rebound}"
+    assert any(not np.array_equal(array, m._baseline_policy[key]) for key, array in built.items())
+    m._restore_policy()
+    assert all(np.array_equal(array, m._baseline_policy[key]) for key, array in built.items())
+
+
 def test_criminalise_users_never_weakens_an_existing_offence():
     m = TraffickingModel(scenario_with(scale=SMALL), seed=SMALL_SEED)
     baseline_penalty = m.demand.expected_user_penalty().copy()

@@ -114,6 +114,9 @@ class TraffickingModel(mesa.Model):
         self._initialise()
         self._baseline_policy = {(obj, name): getattr(self._policy_owner(obj), name).copy()
                                  for obj, names in POLICY_ARRAYS.items() for name in names}
+        # (live array, baseline) pairs: policy arrays change in place, never rebound, so restoring is a copy each
+        self._policy_restore = [(getattr(self._policy_owner(obj), name), saved)
+                                for (obj, name), saved in self._baseline_policy.items()]
 
     # ------------------------------------------------------------------ setup
     def _initialise(self) -> None:
@@ -153,8 +156,8 @@ class TraffickingModel(mesa.Model):
 
     def _restore_policy(self) -> None:
         """Every policy array back to its baseline value; active levers then act on them."""
-        for (obj, name), saved in self._baseline_policy.items():
-            np.copyto(getattr(self._policy_owner(obj), name), saved)
+        for live, saved in self._policy_restore:
+            np.copyto(live, saved)
 
     def market_margin(self) -> np.ndarray:
         """Expected margin per victim-month of a typical group, per (member state, form), in EUR:
