@@ -136,7 +136,7 @@ class TraffickingModel(mesa.Model):
         # victims: about 90 % of capacity, spread over the cell's groups
         n_victims = rng.poisson(0.9 * capacity.ravel()[cells] / np.maximum(n_groups.ravel()[cells], 1))
         owner = np.repeat(rows, n_victims)
-        self.recruitment.prepare()
+        self._prepare_recruitment()
         attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
         months = rng.geometric(1 / 24, owner.size) - 1
         place_recruits(self.victims, attrs, owner, 0, EXPLOITED, -np.minimum(months, 240), kernels=self.kernels)
@@ -168,15 +168,17 @@ class TraffickingModel(mesa.Model):
                               * p["groups.member_value_months"])
         return self.kernels.market_margin(
             g.alive[:u], g.member_state[:u], g.form[:u], g.assets[:u], self.demand.ref_revenue, self.demand.price,
-            self.ident_hazard, enf.finance_rate, enf.freeze_share, self._cost_per_recruit(), member_loss_factor,
+            self.ident_hazard, enf.finance_rate, enf.freeze_share, self.cost_per_recruit, member_loss_factor,
             g.decision)
 
-    def _cost_per_recruit(self) -> np.ndarray:
-        """EUR per successful recruit per (member state x form) cell: attempts cost, so harder
-        recruiting (prevention, awareness) makes each recruit dearer."""
+    def _prepare_recruitment(self) -> None:
+        """This month's recruitment distribution (``Recruitment.prepare``) and ``cost_per_recruit``: EUR per
+        successful recruit per (member state x form) cell. Attempts cost, so harder recruiting (prevention,
+        awareness) makes each recruit dearer; it changes only when the distribution does."""
         rec = self.recruitment
+        rec.prepare()
         ratio = self.p["recruit.success"] / np.maximum(rec.mean_success, 1e-9)
-        return (self.groups.recruit_cost[None, :] * ratio.reshape(-1, NF)).ravel()
+        self.cost_per_recruit = (self.groups.recruit_cost[None, :] * ratio.reshape(-1, NF)).ravel()
 
     def month_index(self, period: str) -> int:
         return int((pd.Period(period, "M") - self.months[0]).n)
@@ -212,9 +214,9 @@ class TraffickingModel(mesa.Model):
         # 3. groups decide
         # (the at-risk pools move first: groups see how hard recruiting is this month)
         self.recruitment.step_pools()
-        self.recruitment.prepare()
+        self._prepare_recruitment()
         gcell = g.member_state[:u].astype(np.int64) * NF + g.form[:u]
-        cost_per_recruit = self._cost_per_recruit()[gcell]
+        cost_per_recruit = self.cost_per_recruit[gcell]
         wanted = g.desired_recruits(self.demand.price, self.ident_hazard, enf.finance_rate, enf.freeze_share,
                                     cost_per_recruit)
         # 4. recruitment (recruits are placed in rows at the end of the month)
