@@ -14,9 +14,7 @@ jit = nb.njit(cache=True, nogil=True)
 TWO_TO_MINUS_32 = 2.0**-32
 LOW_32 = np.uint64(0xFFFFFFFF)
 SHIFT_32 = np.uint64(32)
-ONE_BYTES = np.uint64(0x0101010101010101)
-HIGH_BITS = np.uint64(0x8080808080808080)
-FREE_BYTES = np.uint64(FREE * 0x0101010101010101)
+FREE_SCAN_BLOCK = 256  # rows first_free reads between two tests of how many it has found
 
 
 @jit
@@ -168,29 +166,18 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
 
 @jit
 def first_free(state, n):
-    # eight rows (bytes) at a time: most words hold no free row and are passed over with one test
-    out = np.empty(n, np.int64)
+    # branch-free within blocks of rows (every row's index is written, only a free row's kept): where free
+    # rows are scattered among the occupied, a branch per row would be mispredicted at each free one
+    out = np.empty(n + FREE_SCAN_BLOCK, np.int64)
     k = 0
-    if n == 0:
-        return out
-    words = state.size // 8
-    packed = state[: words * 8].view(np.uint64)
-    for b in range(words):
-        x = packed[b] ^ FREE_BYTES  # a byte is zero where the row is free
-        if (x - ONE_BYTES) & ~x & HIGH_BITS:
-            for i in range(8 * b, 8 * b + 8):
-                if state[i] == FREE:
-                    out[k] = i
-                    k += 1
-                    if k == n:
-                        return out
-    for i in range(8 * words, state.size):
-        if state[i] == FREE:
+    start = 0
+    while start < state.size and k < n:
+        end = min(start + FREE_SCAN_BLOCK, state.size)
+        for i in range(start, end):
             out[k] = i
-            k += 1
-            if k == n:
-                return out
-    return out[:k]
+            k += state[i] == FREE
+        start = end
+    return out[: min(k, n)]
 
 
 @jit
