@@ -711,3 +711,24 @@ def test_backend_choice(monkeypatch):
     assert kernels.load("auto") is reference
     with pytest.raises(ImportError, match=r"pip install \"thbsim\[fast\]\""):
         kernels.load("numba")
+
+
+def test_owners(rng):
+    counts = rng.poisson(0.5, 3000)
+    counts[:5] = (0, 3, 0, 0, 7)
+    out = compiled.owners(counts)
+    _assert_same(reference.owners(counts), out)
+    np.testing.assert_array_equal(np.bincount(out, minlength=counts.size), counts)
+    assert (np.diff(out) >= 0).all() and out[:10].tolist() == [1, 1, 1, 4, 4, 4, 4, 4, 4, 4]
+    for empty in (np.zeros(0, np.int64), np.zeros(4, np.int64)):
+        _assert_same(reference.owners(empty), compiled.owners(empty))
+
+
+def test_live_cells(rng):
+    alive = rng.random(2000) < 0.8
+    member_state = rng.integers(0, N_STATES, 2000).astype(np.int16)
+    form = rng.integers(0, NF, 2000).astype(np.int8)
+    out = compiled.live_cells(alive, member_state, form, NF)
+    _assert_same(reference.live_cells(alive, member_state, form, NF), out)
+    assert (out[~alive] == -1).all()
+    np.testing.assert_array_equal(out[alive], member_state[alive].astype(np.int64) * NF + form[alive])

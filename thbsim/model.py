@@ -221,7 +221,7 @@ class TraffickingModel(mesa.Model):
                                     cost_per_recruit)
         # 4. recruitment (recruits are placed in rows at the end of the month)
         n_recruits = self.recruitment.recruits(wanted, gcell)
-        owner = np.repeat(np.arange(u), n_recruits)
+        owner = kern.owners(n_recruits)
         attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
 
         # 5. exploitation and money (opening assets, profit and spending go straight to the month's ledger)

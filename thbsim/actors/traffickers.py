@@ -125,7 +125,7 @@ class CrimeGroups:
     def live_cells(self) -> np.ndarray:
         """Each group row's (member state x form) cell, -1 for dismantled groups (keys for sums over living groups)."""
         u = self.used
-        return np.where(self.alive[:u], self.member_state[:u].astype(np.int64) * len(FORMS) + self.form[:u], -1)
+        return self.kernels.live_cells(self.alive[:u], self.member_state[:u], self.form[:u], len(FORMS))
 
     def view(self, name: str) -> np.ndarray:
         return getattr(self, name)[: self.used]

@@ -779,3 +779,22 @@ def stratum_cdf(pool, success, link, susceptibility):
             for j in range(n_strata):
                 cdf[row, j] /= scale
     return cdf, mean_success
+
+
+@jit
+def owners(counts):
+    out = np.empty(counts.sum(), np.int64)
+    k = 0
+    for i in range(counts.size):
+        for _ in range(counts[i]):
+            out[k] = i
+            k += 1
+    return out
+
+
+@jit
+def live_cells(alive, member_state, form, n_forms):
+    out = np.empty(alive.size, np.int64)
+    for i in range(alive.size):
+        out[i] = np.int64(member_state[i]) * n_forms + form[i] if alive[i] else -1
+    return out

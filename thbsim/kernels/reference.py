@@ -21,7 +21,8 @@ __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates"
            "recruit_attributes", "desired_recruits", "entry_means", "group_money", "market_margin", "investigate", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover",
            "demand_turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
-           "relocate_groups", "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion"]
+           "relocate_groups", "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion",
+           "owners", "live_cells"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -565,3 +566,13 @@ def stratum_cdf(pool, success, link, susceptibility):
     total = cum[:, -1]
     mean_success = total / np.maximum(np.cumsum(attempts, axis=1)[:, -1], 1e-300)
     return cum / np.maximum(total[:, None], 1e-300), mean_success
+
+
+def owners(counts) -> np.ndarray:
+    """Each row's index, as many times as its count (the owner of every recruit, rows ascending)."""
+    return np.repeat(np.arange(counts.size), counts)
+
+
+def live_cells(alive, member_state, form, n_forms: int) -> np.ndarray:
+    """Each group row's (member state x form) cell, -1 for the dismantled (keys of sums over living groups)."""
+    return np.where(alive, member_state.astype(np.int64) * n_forms + form, -1)
