@@ -649,6 +649,25 @@ def test_group_sums(rng):
     assert out[4].sum() == np.count_nonzero(use & (floats[0] > 0))
 
 
+def test_group_sums_sparse_weights_bit_for_bit(rng):
+    # the compiled kernel does not add zeros: sums must still equal bincount's bit for bit, signs of zero
+    # included (sums that cancel, weights of -0.0, mostly-zero flags and counts, a NaN)
+    keys = np.sort(rng.integers(-1, 12, 4000))  # runs of equal keys, as neighbouring group rows often have
+    sparse = np.where(rng.random(4000) < 0.05, rng.standard_normal(4000), 0.0)
+    sparse[rng.random(4000) < 0.3] = -0.0
+    cancel = np.zeros(4000)
+    pairs = np.flatnonzero(keys == 3)
+    pairs = pairs[: pairs.size // 2 * 2]
+    cancel[pairs] = np.tile([1.5, -1.5], pairs.size // 2)  # key 3 sums to exactly zero
+    with_nan = sparse.copy()
+    with_nan[np.flatnonzero(keys == 5)[:1]] = np.nan
+    weights = (sparse, cancel, with_nan, sparse > 0, rng.integers(0, 2, 4000) * (rng.random(4000) < 0.1))
+    out = compiled.group_sums(keys, weights, 12)
+    expected = reference.group_sums(keys, weights, 12)
+    assert out.tobytes() == expected.tobytes()
+    assert np.isnan(out[2, 5]) and out[1, 3] == 0.0 and not np.signbit(out[1]).any()
+
+
 def test_write_recruits(rng):
     from thbsim.actors.enforcement import N_FORM_SECTOR
     from thbsim.population import Victims

@@ -717,13 +717,17 @@ def free_group_rows(alive, pending_decision, pending_trial, died, t, n):
 @jit
 def group_sums(keys, weights, n_keys):
     # weights: a tuple of arrays of any numeric dtypes (no stacking into one float array first)
+    # Most weights are zero on most rows (raids, suspects, convictions): a zero is not added. That changes no
+    # sum: each starts at +0.0, and adding nonzero numbers never gives -0.0, the one value x + 0.0 changes.
+    # Skipping also spares the wait on the previous addition to the same key (neighbouring rows often share one).
     out = np.zeros((len(weights), n_keys))
     k = 0
     for w in literal_unroll(weights):
         for i in range(keys.size):  # each sum in ascending row order, as bincount's
             key = keys[i]
-            if key >= 0:
-                out[k, key] += w[i]
+            value = w[i]
+            if key >= 0 and value != 0:
+                out[k, key] += value
         k += 1
     return out
 
