@@ -227,6 +227,7 @@ def kernel_split(scenario, seed: int, kernels: str) -> dict:
         model.step()
     for name, function in originals.items():
         setattr(module, name, timed(function))
+    model.victims.find_free = module.first_free  # the victims hold the kernel itself, not the module
     try:
         t0 = time.perf_counter()
         while model.t < len(model.months):
