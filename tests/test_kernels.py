@@ -449,6 +449,18 @@ def test_inversion_samplers_are_identical(rng):
             module.poisson_inversion(np.array([1e4]), np.array([0.0]), np.array([0.5]))
 
 
+@pytest.mark.parametrize("p", [0.0, 1 / 12, 1 / 6, 0.5, 0.6, 0.7, 0.99, 1.0])
+def test_binomial_table_gives_the_same_counts(rng, p):
+    """Kernels that draw many counts with one p take (1 - p)^n from a table: the same count as drawing
+    each alone, inside the table, beyond it (computed directly) and for the edge uniforms."""
+    table = compiled._binomial_table(p)
+    assert table[0].size == compiled.BINOMIAL_TABLE_N + 1
+    for n in range(compiled.BINOMIAL_TABLE_N + 12):
+        p0 = table[0][min(n, compiled.BINOMIAL_TABLE_N)]  # P(0) (of the failures above 1/2): a boundary
+        for u in (0.0, *rng.random(40), p0, np.nextafter(p0, 0.0), np.nextafter(p0, 1.0), 1.0 - 2.0**-53):
+            assert compiled._binomial_tabled(n, p, u, table) == compiled._binomial(n, p, u), (n, u)
+
+
 @pytest.mark.parametrize(("n", "p"), [(5, 0.01), (30, 0.3), (12, 0.8), (400, 0.5)])
 def test_binomial_inversion_has_the_binomial_distribution(n, p):
     from scipy import stats

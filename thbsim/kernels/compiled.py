@@ -15,6 +15,7 @@ TWO_TO_MINUS_32 = 2.0**-32
 LOW_32 = np.uint64(0xFFFFFFFF)
 SHIFT_32 = np.uint64(32)
 FREE_SCAN_BLOCK = 256  # rows first_free reads between two tests of how many it has found
+BINOMIAL_TABLE_N = 32  # counts up to this, drawn many times with one p, take (1 - p)^n from a table
 
 
 @jit
@@ -384,13 +385,8 @@ def _hazard_key(member_state, form, sector, channel, n_form_sector):
 
 
 @jit
-def _binomial(n, p, u):
-    # the reference's binomial_inversion for one element, operation for operation
-    if n > MAX_INVERSION_N:
-        raise ValueError("binomial_inversion: n above MAX_INVERSION_N; draw large counts with a generator")
-    flip = p > 0.5
-    pe = 1.0 - p if flip else p
-    q = 1.0 - pe
+def _q_power(q, n):
+    # (1 - p)^n by repeated squaring, as the reference takes it
     prob = 1.0
     base, e = q, n
     while e > 0:
@@ -398,7 +394,12 @@ def _binomial(n, p, u):
             prob *= base
         base *= base
         e >>= 1
-    ratio = pe / q
+    return prob
+
+
+@jit
+def _invert(n, prob, ratio, flip, u):
+    # the count whose cumulative probability first exceeds u, from P(0) = prob
     k = 0
     cdf = prob
     while u >= cdf and k < n:
@@ -406,6 +407,39 @@ def _binomial(n, p, u):
         prob *= (n - k + 1) / k * ratio
         cdf += prob
     return n - k if flip else k
+
+
+@jit
+def _binomial(n, p, u):
+    # the reference's binomial_inversion for one element, operation for operation
+    if n > MAX_INVERSION_N:
+        raise ValueError("binomial_inversion: n above MAX_INVERSION_N; draw large counts with a generator")
+    flip = p > 0.5
+    pe = 1.0 - p if flip else p
+    q = 1.0 - pe
+    return _invert(n, _q_power(q, n), pe / q, flip, u)
+
+
+@jit
+def _binomial_table(p):
+    # for many counts with one p: (1 - p)^n for every n up to BINOMIAL_TABLE_N, each as _binomial takes it
+    # (the squaring loop's unpredictable branches cost more than the rest of a small count)
+    flip = p > 0.5
+    pe = 1.0 - p if flip else p
+    q = 1.0 - pe
+    powers = np.empty(BINOMIAL_TABLE_N + 1)
+    for n in range(powers.size):
+        powers[n] = _q_power(q, n)
+    return powers, pe / q, flip
+
+
+@jit
+def _binomial_tabled(n, p, u, table):
+    # _binomial(n, p, u) with p's table from _binomial_table
+    powers, ratio, flip = table
+    if n < 0 or n > BINOMIAL_TABLE_N:
+        return _binomial(n, p, u)
+    return _invert(n, powers[n], ratio, flip, u)
 
 
 @jit
@@ -448,10 +482,11 @@ def _court_stage(rng, rows, pending, come_up_p, rate_by_state, member_state, boo
     # the reference's uniforms in the reference's order: one per row with cases (ascending), then one
     # per row where cases came up; ``rows`` (ascending) holds every row with a case of either stage
     came_up = np.zeros(rows.size, np.int64)
+    come_up = _binomial_table(come_up_p)
     for j in range(rows.size):
         i = rows[j]
         if pending[i] != 0:
-            came_up[j] = _binomial(pending[i], come_up_p, rng.random())
+            came_up[j] = _binomial_tabled(pending[i], come_up_p, rng.random(), come_up)
             pending[i] -= came_up[j]
     for j in range(rows.size):
         if came_up[j] > 0:
@@ -479,9 +514,10 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
     _court_stage(rng, rows, pending_trial, verdict_p, conviction_rate, member_state, boost, has_boost, convicted)
     for i in rows:
         pending_trial[i] += prosecuted[i]
+    leave = _binomial_table(leave_p)
     for i in rows:
         if convicted[i] > 0:
-            leaving = _binomial(convicted[i], leave_p, rng.random())
+            leaving = _binomial_tabled(convicted[i], leave_p, rng.random(), leave)
             members[i] -= min(leaving, members[i])
     return prosecuted, convicted
 
@@ -545,11 +581,12 @@ def member_changes(alive, members, join_mean, join_p0, quit, min_members, u_join
     # one uniform of each array per living row (ascending)
     u = alive.size
     n_dismantled = 0
+    quitting = _binomial_table(quit)
     k = 0
     for i in range(u):
         if alive[i]:
             joined = _poisson(join_mean[i], join_p0[i], u_join[k])
-            members[i] = members[i] + joined - _binomial(members[i], quit, u_quit[k])
+            members[i] = members[i] + joined - _binomial_tabled(members[i], quit, u_quit[k], quitting)
             k += 1
         if members[i] < 0:
             members[i] = 0
