@@ -482,11 +482,11 @@ def _court_stage(rng, rows, pending, come_up_p, rate_by_state, member_state, boo
     # the reference's uniforms in the reference's order: one per row with cases (ascending), then one
     # per row where cases came up; ``rows`` (ascending) holds every row with a case of either stage
     came_up = np.zeros(rows.size, np.int64)
-    come_up = _binomial_table(come_up_p)
+    come_up_table = _binomial_table(come_up_p)
     for j in range(rows.size):
         i = rows[j]
         if pending[i] != 0:
-            came_up[j] = _binomial_tabled(pending[i], come_up_p, rng.random(), come_up)
+            came_up[j] = _binomial_tabled(pending[i], come_up_p, rng.random(), come_up_table)
             pending[i] -= came_up[j]
     for j in range(rows.size):
         if came_up[j] > 0:
@@ -514,10 +514,10 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
     _court_stage(rng, rows, pending_trial, verdict_p, conviction_rate, member_state, boost, has_boost, convicted)
     for i in rows:
         pending_trial[i] += prosecuted[i]
-    leave = _binomial_table(leave_p)
+    leave_table = _binomial_table(leave_p)
     for i in rows:
         if convicted[i] > 0:
-            leaving = _binomial_tabled(convicted[i], leave_p, rng.random(), leave)
+            leaving = _binomial_tabled(convicted[i], leave_p, rng.random(), leave_table)
             members[i] -= min(leaving, members[i])
     return prosecuted, convicted
 
@@ -581,12 +581,12 @@ def member_changes(alive, members, join_mean, join_p0, quit, min_members, u_join
     # one uniform of each array per living row (ascending)
     u = alive.size
     n_dismantled = 0
-    quitting = _binomial_table(quit)
+    quit_table = _binomial_table(quit)
     k = 0
     for i in range(u):
         if alive[i]:
             joined = _poisson(join_mean[i], join_p0[i], u_join[k])
-            members[i] = members[i] + joined - _binomial_tabled(members[i], quit, u_quit[k], quitting)
+            members[i] = members[i] + joined - _binomial_tabled(members[i], quit, u_quit[k], quit_table)
             k += 1
         if members[i] < 0:
             members[i] = 0
