@@ -449,6 +449,21 @@ def test_inversion_samplers_are_identical(rng):
             module.poisson_inversion(np.array([1e4]), np.array([0.0]), np.array([0.5]))
 
 
+@pytest.mark.parametrize("mean", [0.0, 1e-300, 0.05, 0.43, 1.0, 2.5, 7.0, 40.0, 500.0, float("nan")])
+def test_poisson_two_steps_gives_the_same_counts(rng, mean):
+    """The recruits' Poisson counts take their first two steps without a branch: the same count as the
+    loop, at and next to every cumulative probability it compares with, and with p0 = 0."""
+    for p0 in (np.exp(-mean), 0.0):
+        bounds, prob, cdf = [p0], p0, p0
+        for k in range(1, 8):
+            prob *= mean / k
+            cdf += prob
+            bounds.append(cdf)
+        us = [b2 for b in bounds for b2 in (b, np.nextafter(b, 0.0), np.nextafter(b, 1.0)) if 0.0 <= b2 < 1.0]
+        for u in (*us, *rng.random(30), 0.0, 1.0 - 2.0**-53):
+            assert compiled._poisson_two_steps(mean, p0, u) == compiled._poisson(mean, p0, u), (mean, p0, u)
+
+
 @pytest.mark.parametrize("p", [0.0, 1 / 12, 1 / 6, 0.5, 0.6, 0.7, 0.99, 1.0])
 def test_binomial_table_gives_the_same_counts(rng, p):
     """Kernels that draw many counts with one p take (1 - p)^n from a table: the same count as drawing

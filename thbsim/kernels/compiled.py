@@ -468,12 +468,34 @@ def _poisson(mean, p0, u):
 
 
 @jit
+def _poisson_two_steps(mean, p0, u):
+    # _poisson with its first two steps taken whatever u is, and the count read off them without a branch:
+    # the same operations, so the same count (both tests only turn false as k grows: the cdf does not
+    # fall, and a probability that reaches 0 stays 0). Pays where counts of 0 and 1 mix unpredictably
+    # (recruits per group: 221 to 140 us at scale 16), not where nearly all are 0 (members joining).
+    prob1 = p0 * (mean / 1)
+    cdf1 = p0 + prob1
+    prob2 = prob1 * (mean / 2)
+    cdf2 = cdf1 + prob2
+    k = np.int64((u >= p0) & (p0 > 0)) + np.int64((u >= cdf1) & (prob1 > 0))
+    if k < 2 or not ((u >= cdf2) & (prob2 > 0)):
+        return k
+    k, prob, cdf = 3, prob2 * (mean / 3), cdf2
+    cdf += prob
+    while u >= cdf and prob > 0:
+        k += 1
+        prob *= mean / k
+        cdf += prob
+    return k
+
+
+@jit
 def poisson_inversion(mean, p0, u):
     out = np.empty(mean.size, np.int64)
     for i in range(mean.size):
         if mean[i] > MAX_INVERSION_MEAN:
             raise ValueError("poisson_inversion: mean above MAX_INVERSION_MEAN")
-        out[i] = _poisson(mean[i], p0[i], u[i])
+        out[i] = _poisson_two_steps(mean[i], p0[i], u[i])
     return out
 
 
