@@ -766,8 +766,8 @@ def test_owners(rng):
     _assert_same(reference.owners(counts), out)
     np.testing.assert_array_equal(np.bincount(out, minlength=counts.size), counts)
     assert (np.diff(out) >= 0).all() and out[:10].tolist() == [1, 1, 1, 4, 4, 4, 4, 4, 4, 4]
-    for empty in (np.zeros(0, np.int64), np.zeros(4, np.int64)):
-        _assert_same(reference.owners(empty), compiled.owners(empty))
+    for few in (np.zeros(0, np.int64), np.zeros(4, np.int64), np.array([2, 0, 0]), np.array([0, 0, 1]), np.array([5])):
+        _assert_same(reference.owners(few), compiled.owners(few))
 
 
 def test_live_cells(rng):

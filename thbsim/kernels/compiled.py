@@ -846,13 +846,19 @@ def stratum_cdf(pool, success, link, susceptibility):
 
 @jit
 def owners(counts):
-    out = np.empty(counts.sum(), np.int64)
-    k = 0
+    # without a loop per row (its length, 0 or 1 mostly, would be mispredicted): each row's index where its
+    # recruits start, a row without any overwritten by the next, then a running maximum fills the rest
+    total = 0
     for i in range(counts.size):
-        for _ in range(counts[i]):
-            out[k] = i
-            k += 1
-    return out
+        total += counts[i]
+    out = np.zeros(total + 1, np.int64)
+    start = 0
+    for i in range(counts.size):
+        out[start] = i
+        start += counts[i]
+    for k in range(1, total):
+        out[k] = max(out[k], out[k - 1])
+    return out[:total]
 
 
 @jit
