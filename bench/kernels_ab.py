@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,9 +56,26 @@ def load_revision(rev: str, folder: Path) -> types.ModuleType:
     return module
 
 
+def instrument(model, wrap: Callable[[str, Callable], Callable]) -> None:
+    """Make ``model`` (and its actors) call ``wrap(name, kernel)`` in place of each kernel.
+
+    The model and its actors get a copy of the kernels module whose kernels are wrapped; the module itself
+    is left alone, since compiled kernels that call other kernels find them among its globals when they
+    are compiled, and a Python wrapper there would fail to compile."""
+    from thbsim.kernels import reference
+
+    proxy = types.ModuleType(f"{model.kernels.__name__}_instrumented")
+    proxy.__dict__.update(vars(model.kernels))
+    for name in reference.__all__:
+        if hasattr(model.kernels, name):
+            setattr(proxy, name, wrap(name, getattr(model.kernels, name)))
+    for holder in (model, model.demand, model.groups, model.enforcement, model.recruitment):
+        holder.kernels = proxy
+    model.victims.find_free = proxy.first_free  # the victims hold the kernel itself
+
+
 def capture(scale: float, month: int, seed: int) -> dict[str, list[tuple]]:
     """Every compiled kernel call's arguments in model month ``month`` (copied before the call)."""
-    from thbsim.kernels import compiled, reference
     from thbsim.model import TraffickingModel
     from thbsim.scenario import load
 
@@ -65,7 +83,6 @@ def capture(scale: float, month: int, seed: int) -> dict[str, list[tuple]]:
     if not 0 <= month < len(model.months):
         sys.exit(f"kernels_ab: --month {month} is outside the run's 0 to {len(model.months) - 1}")
     calls: dict[str, list[tuple]] = {}
-    originals = {name: getattr(compiled, name) for name in reference.__all__ if hasattr(compiled, name)}
 
     def recording(name, function):
         def call(*args):
@@ -74,15 +91,9 @@ def capture(scale: float, month: int, seed: int) -> dict[str, list[tuple]]:
             return function(*args)
         return call
 
-    for name, function in originals.items():
-        setattr(compiled, name, recording(name, function))
-    model.victims.find_free = compiled.first_free  # the victims hold the kernel itself, not the module
-    try:
-        while model.t <= month:
-            model.step()
-    finally:
-        for name, function in originals.items():
-            setattr(compiled, name, function)
+    instrument(model, recording)
+    while model.t <= month:
+        model.step()
     return calls
 
 

@@ -204,15 +204,12 @@ def child_profile(scale: float, seed: int, kernels: str) -> dict:
 def kernel_split(scenario, seed: int, kernels: str) -> dict:
     """A month's time inside the kernels and outside them (Python and numpy glue), without the profiler:
     every kernel call is timed (about 0.2 us a call added), over the months after the warm-up."""
-    from thbsim.kernels import load as load_kernels
-    from thbsim.kernels import reference
+    from bench.kernels_ab import instrument
     from thbsim.model import TraffickingModel
 
-    module = load_kernels(kernels)
     inside = [0.0]
-    originals = {name: getattr(module, name) for name in reference.__all__ if hasattr(module, name)}
 
-    def timed(function):
+    def timed(name, function):
         def call(*args):
             t0 = time.perf_counter()
             try:
@@ -225,17 +222,11 @@ def kernel_split(scenario, seed: int, kernels: str) -> dict:
     first = model.month_index(scenario.output_from)
     for _ in range(first):
         model.step()
-    for name, function in originals.items():
-        setattr(module, name, timed(function))
-    model.victims.find_free = module.first_free  # the victims hold the kernel itself, not the module
-    try:
-        t0 = time.perf_counter()
-        while model.t < len(model.months):
-            model.step()
-        total = time.perf_counter() - t0
-    finally:
-        for name, function in originals.items():
-            setattr(module, name, function)
+    instrument(model, timed)
+    t0 = time.perf_counter()
+    while model.t < len(model.months):
+        model.step()
+    total = time.perf_counter() - t0
     months = len(model.months) - first
     return {"timed_ms_per_month": total / months * 1e3, "kernels_ms_per_month": inside[0] / months * 1e3,
             "outside_kernels_ms_per_month": (total - inside[0]) / months * 1e3}
