@@ -10,6 +10,7 @@ import pytest
 
 from thbsim import kernels
 from thbsim.actors.enforcement import N_FORM_SECTOR, hazard_key
+from thbsim.actors.victims import stacked_choice
 from thbsim.kernels import reference
 from thbsim.model import TraffickingModel
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
@@ -447,6 +448,27 @@ def test_inversion_samplers_are_identical(rng):
             module.binomial_inversion(np.array([reference.MAX_INVERSION_N + 1]), 0.5, np.array([0.5]))
         with pytest.raises(ValueError, match="above"):
             module.poisson_inversion(np.array([1e4]), np.array([0.0]), np.array([0.5]))
+
+
+def test_guided_search_finds_what_bisection_finds(rng):
+    """The recruits' strata are searched from a guide of buckets of u: the same category as the bisection
+    (and as stacked_choice), at every cumulative probability, every bucket edge and their neighbours, in
+    rows with empty categories, a row of zeros and a row that does not reach 1."""
+    n_cat = 40
+    p = rng.random((6, n_cat)) * (rng.random((6, n_cat)) < 0.4)  # many empty categories
+    p[2] = 0.0
+    p[3, :5] = 1.0  # mass only at the start
+    cdf = np.cumsum(p, axis=1) / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
+    cdf[4] *= 0.999  # rounding may leave a row short of 1
+    guide = compiled._guide_rows(cdf)
+    edges = np.arange(compiled.GUIDE_BUCKETS) / compiled.GUIDE_BUCKETS
+    for row in range(cdf.shape[0]):
+        points = np.concatenate([cdf[row], edges, rng.random(50), [0.0, 1.0 - 2.0**-53]])
+        us = np.concatenate([points, np.nextafter(points, 0.0), np.nextafter(points, 1.0)])
+        us = us[(us >= 0.0) & (us < 1.0)]
+        expected = stacked_choice(cdf, np.full(us.size, row), us)
+        got = [compiled._search_guided(cdf, guide, row, u) for u in us]
+        assert got == [compiled._search_row(cdf, row, u) for u in us] == expected.tolist()
 
 
 @pytest.mark.parametrize("mean", [0.0, 1e-300, 0.05, 0.43, 1.0, 2.5, 7.0, 40.0, 500.0, float("nan")])

@@ -15,6 +15,7 @@ TWO_TO_MINUS_32 = 2.0**-32
 LOW_32 = np.uint64(0xFFFFFFFF)
 SHIFT_32 = np.uint64(32)
 FREE_SCAN_BLOCK = 256  # rows first_free reads between two tests of how many it has found
+GUIDE_BUCKETS = 64  # a power of two: u * GUIDE_BUCKETS is exact, so its bucket's lower edge is at most u
 BINOMIAL_TABLE_N = 32  # counts up to this, drawn many times with one p, take (1 - p)^n from a table
 
 
@@ -246,6 +247,34 @@ def _search_row(cdf, row, u):
 
 
 @jit
+def _guide_rows(cdf):
+    # for each row and each bucket [b, b + 1) / GUIDE_BUCKETS of u, _search_row's answer at the bucket's lower
+    # edge (before the clip to the last category): where a search for any u in the bucket can start
+    n_rows, n_cat = cdf.shape
+    guide = np.empty((n_rows, GUIDE_BUCKETS), np.int64)
+    for row in range(n_rows):
+        j = 0
+        for b in range(GUIDE_BUCKETS):
+            x = b / GUIDE_BUCKETS + row
+            while j < n_cat and cdf[row, j] + row <= x:
+                j += 1
+            guide[row, b] = j
+    return guide
+
+
+@jit
+def _search_guided(cdf, guide, row, u):
+    # _search_row from the guide's start for u's bucket: the same comparisons (offset cdf against u + row,
+    # both rounded alike), which only turn true as u grows, so the same category
+    n_cat = cdf.shape[1]
+    x = u + row
+    j = guide[row, int(u * GUIDE_BUCKETS)]
+    while j < n_cat and cdf[row, j] + row <= x:
+        j += 1
+    return min(j, n_cat - 1)
+
+
+@jit
 def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult, sector_cdf, u_sector, u_channel,
                        online_share, pool, n_sex, n_age, labour):
     k = member_state.size
@@ -258,11 +287,12 @@ def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult,
     channel = np.empty(k, np.int8)
     flat_pool = pool.reshape(-1)
     taken = np.zeros(flat_pool.size, np.int64)
+    guide = _guide_rows(cdf)  # a bisection over some 130 strata mispredicts about half its steps
     j = 0
     for i in range(k):
         f = form[i]
         ms = member_state[i]
-        stratum = _search_row(cdf, ms * n_forms + f, u_stratum[i])
+        stratum = _search_guided(cdf, guide, ms * n_forms + f, u_stratum[i])
         taken[stratum] += 1
         o, rest = divmod(stratum, per_origin)
         s, a = divmod(rest, n_age)
