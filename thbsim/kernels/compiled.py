@@ -502,7 +502,7 @@ def _poisson_two_steps(mean, p0, u):
     # _poisson with its first two steps taken whatever u is, and the count read off them without a branch:
     # the same operations, so the same count (both tests only turn false as k grows: the cdf does not
     # fall, and a probability that reaches 0 stays 0). Pays where counts of 0 and 1 mix unpredictably
-    # (recruits per group: 221 to 140 us at scale 16), not where nearly all are 0 (members joining).
+    # (recruits per group: 229 to 138 us at scale 16), not where nearly all are 0 (members joining).
     prob1 = p0 * (mean / 1)
     cdf1 = p0 + prob1
     prob2 = prob1 * (mean / 2)
