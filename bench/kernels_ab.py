@@ -64,13 +64,15 @@ def instrument(model, wrap: Callable[[str, Callable], Callable]) -> None:
     are compiled, and a Python wrapper there would fail to compile."""
     from thbsim.kernels import reference
 
-    proxy = types.ModuleType(f"{model.kernels.__name__}_instrumented")
-    proxy.__dict__.update(vars(model.kernels))
+    module = model.kernels
+    proxy = types.ModuleType(f"{module.__name__}_instrumented")
+    proxy.__dict__.update(vars(module))
     for name in reference.__all__:
-        if hasattr(model.kernels, name):
-            setattr(proxy, name, wrap(name, getattr(model.kernels, name)))
-    for holder in (model, model.demand, model.groups, model.enforcement, model.recruitment):
-        holder.kernels = proxy
+        if hasattr(module, name):
+            setattr(proxy, name, wrap(name, getattr(module, name)))
+    for holder in (model, *vars(model).values()):  # the model and every actor that holds the kernels
+        if getattr(holder, "kernels", None) is module:
+            holder.kernels = proxy
     model.victims.find_free = proxy.first_free  # the victims hold the kernel itself
 
 
