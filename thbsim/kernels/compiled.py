@@ -247,31 +247,33 @@ def _search_row(cdf, row, u):
 
 
 @jit
+def _walk_up(cdf, row, j, x):
+    # from category j, past every category whose offset cdf is at most x (_search_row's comparison)
+    while j < cdf.shape[1] and cdf[row, j] + row <= x:
+        j += 1
+    return j
+
+
+@jit
 def _guide_rows(cdf):
     # for each row and each bucket [b, b + 1) / GUIDE_BUCKETS of u, _search_row's answer at the bucket's lower
     # edge (before the clip to the last category): where a search for any u in the bucket can start
-    n_rows, n_cat = cdf.shape
+    n_rows = cdf.shape[0]
     guide = np.empty((n_rows, GUIDE_BUCKETS), np.int64)
     for row in range(n_rows):
         j = 0
         for b in range(GUIDE_BUCKETS):
-            x = b / GUIDE_BUCKETS + row
-            while j < n_cat and cdf[row, j] + row <= x:
-                j += 1
+            j = _walk_up(cdf, row, j, b / GUIDE_BUCKETS + row)
             guide[row, b] = j
     return guide
 
 
 @jit
 def _search_guided(cdf, guide, row, u):
-    # _search_row from the guide's start for u's bucket: the same comparisons (offset cdf against u + row,
-    # both rounded alike), which only turn true as u grows, so the same category
-    n_cat = cdf.shape[1]
-    x = u + row
-    j = guide[row, int(u * GUIDE_BUCKETS)]
-    while j < n_cat and cdf[row, j] + row <= x:
-        j += 1
-    return min(j, n_cat - 1)
+    # _search_row from the guide's start for u's bucket: the same comparison (offset cdf against u + row,
+    # both rounded alike), which only turns true as u grows, so the same category
+    j = _walk_up(cdf, row, guide[row, int(u * GUIDE_BUCKETS)], u + row)
+    return min(j, cdf.shape[1] - 1)
 
 
 @jit
