@@ -489,14 +489,18 @@ def binomial_inversion(n, p, u):
 
 
 @jit
-def _poisson(mean, p0, u):
-    k = 0
-    prob, cdf = p0, p0
+def _poisson_from(k, prob, cdf, mean, u):
+    # the inversion's steps from count k, whose probability and cumulative probability are prob and cdf
     while u >= cdf and prob > 0:
         k += 1
         prob *= mean / k
         cdf += prob
     return k
+
+
+@jit
+def _poisson(mean, p0, u):
+    return _poisson_from(0, p0, p0, mean, u)
 
 
 @jit
@@ -512,13 +516,8 @@ def _poisson_two_steps(mean, p0, u):
     k = np.int64((u >= p0) & (p0 > 0)) + np.int64((u >= cdf1) & (prob1 > 0))
     if k < 2 or not ((u >= cdf2) & (prob2 > 0)):
         return k
-    k, prob, cdf = 3, prob2 * (mean / 3), cdf2
-    cdf += prob
-    while u >= cdf and prob > 0:
-        k += 1
-        prob *= mean / k
-        cdf += prob
-    return k
+    prob3 = prob2 * (mean / 3)
+    return _poisson_from(3, prob3, cdf2 + prob3, mean, u)
 
 
 @jit
