@@ -446,19 +446,23 @@ def _binomial(n, p, u):
     # the reference's binomial_inversion for one element, operation for operation
     if n > MAX_INVERSION_N:
         raise ValueError("binomial_inversion: n above MAX_INVERSION_N; draw large counts with a generator")
+    flip, pe, q = _success_side(p)
+    return _invert(n, _q_power(q, n), pe / q, flip, u)
+
+
+@jit
+def _success_side(p):
+    # above 1/2 the failures are drawn: whether, their probability and its complement
     flip = p > 0.5
     pe = 1.0 - p if flip else p
-    q = 1.0 - pe
-    return _invert(n, _q_power(q, n), pe / q, flip, u)
+    return flip, pe, 1.0 - pe
 
 
 @jit
 def _binomial_table(p):
     # for many counts with one p: (1 - p)^n for every n up to BINOMIAL_TABLE_N, each as _binomial takes it
     # (the squaring loop's unpredictable branches cost more than the rest of a small count)
-    flip = p > 0.5
-    pe = 1.0 - p if flip else p
-    q = 1.0 - pe
+    flip, pe, q = _success_side(p)
     powers = np.empty(BINOMIAL_TABLE_N + 1)
     for n in range(powers.size):
         powers[n] = _q_power(q, n)
