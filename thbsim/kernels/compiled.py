@@ -10,7 +10,9 @@ from numba import literal_unroll
 from thbsim.kernels.reference import MAX_INVERSION_MEAN, MAX_INVERSION_N
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
 
-jit = nb.njit(cache=True, nogil=True)
+# error_model="numpy": a division by zero gives inf or nan, as in the numpy reference, instead of raising;
+# the compiled code then carries no test of every divisor (desired_recruits 0.84x, member_changes 0.94x)
+jit = nb.njit(cache=True, nogil=True, error_model="numpy")
 TWO_TO_MINUS_32 = 2.0**-32
 LOW_32 = np.uint64(0xFFFFFFFF)
 SHIFT_32 = np.uint64(32)
