@@ -136,13 +136,22 @@ class Recorder:
                 else:
                     codes[col].append(np.full(t_idx.size, where[col]["all"], np.int16))
         t = np.concatenate(codes["t"])
-        period = months[t]
-        df = pd.DataFrame({"t": t, "year": period.year.astype(np.int16), "month": period.month.astype(np.int8)})
-        df["indicator"] = pd.Categorical.from_codes(np.concatenate(codes["indicator"]), list(INDICATORS))
+        # year and month of each of the horizon's months, then per row by its month (not per row from periods)
+        df = pd.DataFrame({"t": t, "year": months.year.to_numpy().astype(np.int16)[t],
+                           "month": months.month.to_numpy().astype(np.int8)[t]})
+        df["indicator"] = _categorical(np.concatenate(codes["indicator"]), list(INDICATORS))
         for col in COLUMNS:
-            df[col] = pd.Categorical.from_codes(np.concatenate(codes[col]), vocab[col])
+            df[col] = _categorical(np.concatenate(codes[col]), vocab[col])
         df["value"] = np.concatenate(codes["value"])
-        for col in ("indicator", *COLUMNS):
-            df[col] = df[col].cat.remove_unused_categories()
         df["indicator"] = df["indicator"].cat.reorder_categories(sorted(df["indicator"].cat.categories))
         return df
+
+
+def _categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
+    """The categorical of ``codes`` into ``categories`` with the categories that occur only, in their order:
+    what ``Categorical.from_codes(...).remove_unused_categories()`` gives, by counting codes instead of
+    sorting them."""
+    used = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
+    renumber = np.full(len(categories), -1, codes.dtype)
+    renumber[used] = np.arange(used.size, dtype=codes.dtype)
+    return pd.Categorical.from_codes(renumber[codes], [categories[i] for i in used])

@@ -1,0 +1,60 @@
+"""The tidy results table: its label columns and calendar columns, built from codes, say what pandas would."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from thbsim.model import TraffickingModel
+from thbsim.recorder import COLUMNS, _categorical
+from thbsim.scenario import Scenario
+
+
+@pytest.mark.parametrize("used", [[0, 2, 5], [1, 4], [0, 1, 2, 3, 4, 5], [3]])
+def test_categorical_keeps_the_used_categories_in_order(used):
+    categories = ["all", "b", "c", "d", "e", "f"]
+    rng = np.random.default_rng(len(used))
+    codes = np.asarray(used, np.int16)[rng.integers(0, len(used), 500)]
+    codes[: len(used)] = used  # every category of ``used`` occurs
+    expected = pd.Categorical.from_codes(codes, categories).remove_unused_categories()
+    got = _categorical(codes, categories)
+    assert list(got.categories) == [categories[i] for i in used]
+    assert got.categories.equals(expected.categories)
+    np.testing.assert_array_equal(got.codes, expected.codes)
+    assert got.codes.dtype == expected.codes.dtype
+
+
+@pytest.fixture(scope="module")
+def model() -> TraffickingModel:
+    scenario = Scenario().with_params(scale=0.03).replace(start="2010-11", end="2012-02", output_from="2011-01")
+    m = TraffickingModel(scenario, seed=5)
+    m.run()
+    return m
+
+
+def test_table_calendar_and_labels(model):
+    table = model.results_table()
+    first = model.month_index(model.scenario.output_from)
+    assert table["t"].min() == first and table["t"].max() == len(model.months) - 1
+    period = model.months[table["t"].to_numpy()]
+    np.testing.assert_array_equal(table["year"].to_numpy(), period.year)  # across a new year, both ways
+    np.testing.assert_array_equal(table["month"].to_numpy(), period.month)
+    assert table["year"].dtype == np.int16 and table["month"].dtype == np.int8
+    for col in ("indicator", *COLUMNS):
+        categories = list(table[col].cat.categories)
+        assert categories == sorted(categories)
+        assert set(categories) == set(table[col].astype(str))  # only the labels that occur
+
+
+def test_table_values_are_the_recorded_arrays(model):
+    table = model.results_table()
+    rec = model.recorder.data
+    first = model.month_index(model.scenario.output_from)
+    for name in ("identified", "victims_exploited", "group_profit", "registered"):
+        rows = table[table["indicator"] == name]
+        assert rows["value"].sum() == pytest.approx(float(rec[name][first:].sum(dtype=np.float64)), rel=1e-12)
+    # one cell, found by its labels: the value recorded at that month and member state
+    row = table[(table["indicator"] == "suspects")].iloc[-1]
+    ms = list(model.geo.member_states).index(row["member_state"])
+    assert row["value"] == rec["suspects"][row["t"], ms]
