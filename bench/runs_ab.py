@@ -1,0 +1,86 @@
+"""Time whole runs of this checkout against another git revision, alternating fresh processes.
+
+Run by hand: ``python bench/runs_ab.py --against REV [--scale 1] [--pairs 8] [--kernels numba]``.
+
+A change to the month's Python and numpy glue moves a full-scale run by a few percent, less than a shared
+machine's drift between two runs of ``bench/run.py``. This script measures such a change directly: it checks
+``REV`` out into a temporary git worktree, then runs the baseline at ``--scale`` in a fresh process of this
+checkout and one of ``REV``, alternately, ``--pairs`` times, the side that goes first alternating too (each
+process warms up first, as in ``bench/run.py``: kernels loaded, a tiny model run twice; then the build and
+every month are timed). It prints each side's best and median wall time, the ratio of the bests and of the
+medians, and whether both sides gave the same results (the digest of every recorded indicator).
+
+Both sides use this interpreter and this checkout's installed dependencies; each imports its own ``thbsim``.
+``REV`` needs ``bench/run.py`` with ``--child`` (any revision since the benchmark suite). Needs git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child(root: Path, scale: float, kernels: str, seed: int) -> dict:
+    """One warm-started timed run of the baseline by ``root``'s ``bench/run.py``, in a fresh process."""
+    env = dict(os.environ, THBSIM_KERNELS=kernels, PYTHONPATH=str(root))  # that tree's thbsim, not the installed one
+    cmd = [sys.executable, str(root / "bench" / "run.py"), "--child", repr(scale), "--seed", str(seed),
+           "--kernels", kernels]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0:
+        sys.exit(f"runs_ab: the run in {root} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--against", required=True, help="git revision to compare with (e.g. HEAD~1)")
+    ap.add_argument("--scale", type=float, default=1.0, help="population scale of the baseline (default 1)")
+    ap.add_argument("--pairs", type=int, default=8, help="runs of each side, alternating (default 8)")
+    ap.add_argument("--kernels", choices=("numpy", "numba"), default="numba")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    if args.pairs < 1:
+        ap.error("--pairs must be at least 1")
+
+    with tempfile.TemporaryDirectory() as folder:
+        other = Path(folder) / "other"
+        made = subprocess.run(["git", "worktree", "add", "--detach", str(other), args.against], cwd=ROOT,
+                              capture_output=True, text=True, check=False)
+        if made.returncode != 0:
+            sys.exit(f"runs_ab: cannot check out {args.against!r}: {made.stderr.strip()}")
+        try:
+            runs: dict[str, list[dict]] = {"this": [], "other": []}
+            print(f"baseline at scale {args.scale:g}, seed {args.seed}, kernels {args.kernels}: this checkout and "
+                  f"{args.against}, {args.pairs} fresh processes each, alternating; wall time of build and months (s)",
+                  flush=True)
+            for i in range(args.pairs):
+                sides = (("this", ROOT), ("other", other))
+                for side, root in sides if i % 2 == 0 else sides[::-1]:  # who goes first alternates too
+                    r = child(root, args.scale, args.kernels, args.seed)
+                    runs[side].append(r)
+                print(f"  pair {i + 1}: this {runs['this'][-1]['wall_s']:.3f}, other {runs['other'][-1]['wall_s']:.3f}",
+                      flush=True)
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT, capture_output=True,
+                           check=False)
+    walls = {side: [r["wall_s"] for r in rs] for side, rs in runs.items()}
+    best = {side: min(w) for side, w in walls.items()}
+    median = {side: statistics.median(w) for side, w in walls.items()}
+    digests = {side: {r["results_digest"] for r in rs} for side, rs in runs.items()}
+    print(f"this:  best {best['this']:.3f} s, median {median['this']:.3f} s")
+    print(f"other: best {best['other']:.3f} s, median {median['other']:.3f} s")
+    print(f"this / other: best {best['this'] / best['other']:.3f}, median {median['this'] / median['other']:.3f}")
+    print(f"same results: {'yes' if digests['this'] == digests['other'] and len(digests['this']) == 1 else 'NO'} "
+          f"(digests: this {', '.join(sorted(digests['this']))}; other {', '.join(sorted(digests['other']))})")
+
+
+if __name__ == "__main__":
+    main()
