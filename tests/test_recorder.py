@@ -58,3 +58,21 @@ def test_table_values_are_the_recorded_arrays(model):
     row = table[(table["indicator"] == "suspects")].iloc[-1]
     ms = list(model.geo.member_states).index(row["member_state"])
     assert row["value"] == rec["suspects"][row["t"], ms]
+
+
+def test_replicates_table_keeps_label_columns_categorical():
+    """Replicates whose tables have different labels (a citizenship registered in one and not another) still
+    give one categorical per label column, with every label that occurs, sorted."""
+    from thbsim.results import run, run_one
+
+    scenario = Scenario().with_params(scale=0.02).replace(start="2012-01", end="2013-12", output_from="2013-01")
+    res = run(scenario, replicates=3, seed=8)
+    singles = [run_one(scenario, seed, i) for i, seed in enumerate(res.meta["seeds"])]
+    assert len({frozenset(t["citizenship"].cat.categories) for t in singles}) > 1  # the case this is about
+    assert len(res.table) == sum(len(t) for t in singles)
+    for col in ("indicator", *COLUMNS):
+        assert isinstance(res.table[col].dtype, pd.CategoricalDtype), col
+        categories = list(res.table[col].cat.categories)
+        assert categories == sorted(set().union(*(t[col].astype(str) for t in singles))), col
+        joined = pd.concat([t[col].astype(str) for t in singles], ignore_index=True)
+        assert (res.table[col].astype(str) == joined).all(), col
