@@ -75,8 +75,8 @@ def run_one(scenario: Scenario, seed: int, replicate: int = 0, progress=None, wi
 def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """The replicates' tables one under another, every label column a categorical of the labels that occur,
     sorted. Each table keeps only its own labels (a citizenship no victim of one replicate had is not among
-    its categories): the columns get the union first, so pandas joins codes (pandas would otherwise make
-    such a column plain strings, five times slower and larger)."""
+    its categories): the columns get the union first, so pandas joins codes (it would otherwise make such
+    a column plain strings)."""
     label_columns = [col for col in tables[0].columns if isinstance(tables[0][col].dtype, pd.CategoricalDtype)]
     union = {col: sorted(set().union(*(t[col].cat.categories for t in tables))) for col in label_columns}
     same = [t.assign(**{col: t[col].cat.set_categories(union[col]) for col in label_columns}) for t in tables]
