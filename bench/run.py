@@ -140,13 +140,17 @@ def child_run(scale: float, seed: int, kernels: str) -> dict:
     }
 
 
-def run_in_subprocess(scale: float, seed: int, kernels: str) -> dict:
-    """``child_run`` in a fresh Python process with ``kernels`` (also set as THBSIM_KERNELS there)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", repr(scale), "--seed", str(seed), "--kernels", kernels]
+def run_in_subprocess(scale: float, seed: int, kernels: str, root: Path = ROOT) -> dict:
+    """``child_run`` in a fresh Python process with ``kernels`` (also set as THBSIM_KERNELS there), by the
+    ``bench/run.py`` of the source tree ``root`` (another revision's checkout: bench/runs_ab.py), which puts
+    its tree first on the path and so runs that tree's thbsim."""
+    cmd = [sys.executable, str(root / "bench" / "run.py"), "--child", repr(scale), "--seed", str(seed), "--kernels",
+           kernels]
     env = dict(os.environ, THBSIM_KERNELS=kernels)
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f"benchmark run at scale {scale:g} with kernels={kernels} failed:\n{proc.stderr[-4000:]}")
+        raise RuntimeError(f"benchmark run in {root} at scale {scale:g} with kernels={kernels} failed:\n"
+                           f"{proc.stderr[-4000:]}")
     r = json.loads(proc.stdout.strip().splitlines()[-1])
     if r["kernels"] != kernels:
         raise RuntimeError(f"asked for kernels={kernels}, the run used {r['kernels']}")

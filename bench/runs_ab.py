@@ -17,8 +17,6 @@ Both sides use this interpreter and this checkout's installed dependencies; each
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
@@ -26,20 +24,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def child(root: Path, scale: float, kernels: str, seed: int) -> dict:
-    """One warm-started timed run of the baseline by ``root``'s ``bench/run.py``, in a fresh process."""
-    env = dict(os.environ, THBSIM_KERNELS=kernels, PYTHONPATH=str(root))  # that tree's thbsim, not the installed one
-    cmd = [sys.executable, str(root / "bench" / "run.py"), "--child", repr(scale), "--seed", str(seed),
-           "--kernels", kernels]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False, env=env)
-    if proc.returncode != 0:
-        sys.exit(f"runs_ab: the run in {root} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+if str(ROOT) not in sys.path:  # bench.run
+    sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
+    from bench.run import run_in_subprocess
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", required=True, help="git revision to compare with (e.g. HEAD~1)")
     ap.add_argument("--scale", type=float, default=1.0, help="population scale of the baseline (default 1)")
@@ -64,7 +55,10 @@ def main() -> None:
             for i in range(args.pairs):
                 sides = (("this", ROOT), ("other", other))
                 for side, root in sides if i % 2 == 0 else sides[::-1]:  # who goes first alternates too
-                    r = child(root, args.scale, args.kernels, args.seed)
+                    try:
+                        r = run_in_subprocess(args.scale, args.seed, args.kernels, root=root)
+                    except RuntimeError as e:
+                        sys.exit(f"runs_ab: {e}")
                     runs[side].append(r)
                 print(f"  pair {i + 1}: this {runs['this'][-1]['wall_s']:.3f}, other {runs['other'][-1]['wall_s']:.3f}",
                       flush=True)
