@@ -102,8 +102,10 @@ def _detect_args(rng, r, n_groups: int):
     hit = rng.random(n_groups) < 0.2
     police = hit & (rng.random(n_groups) < 0.6)
     dead = hit & ~police | (hit & (rng.random(n_groups) < 0.3))
+    cut = np.full((N_STATES, 3), -1.0)  # users' cases, by (member state, form) cell: form 0 only, not in three states
+    cut[3:, 0] = rng.random(N_STATES - 3) * 0.3
     return (e0, ge, r["hazard_key"], r["birth_month"], -150, p_ident, p_event, shares, r["raw"], hit, police, dead, 0.7,
-            r["cell"], n_groups, N_STATES * NF)
+            r["cell"], n_groups, N_STATES * NF, cut.ravel(), r["member_state"])
 
 
 def test_every_kernel_has_both_implementations_with_one_signature():
@@ -122,7 +124,7 @@ def test_detect(rng):
     args = _detect_args(rng, r, 400)
     out = compiled.detect(*args)
     _assert_same(reference.detect(*args), out)
-    ident, leave, channel, by_group, by_cell = out
+    ident, leave, channel, by_group, by_cell, *candidates = out
     assert ident.any() and leave.any() and (channel == 0).any() and (channel > 1).any()
     assert not (ident & leave).any()
     # identifications outside raids, counted by group and by cell
@@ -135,13 +137,12 @@ def test_detect(rng):
 def test_user_candidates(rng):
     r = _rows(rng, 20000, 400)
     args = _detect_args(rng, r, 400)
-    e0 = args[0]
-    ident = reference.detect(*args)[0]
-    cut = np.full((N_STATES, 3), -1.0)  # by (member state, form) cell: form 0 only, not in three states
-    cut[3:, 0] = rng.random(N_STATES - 3) * 0.3
+    e0, cut = args[0], args[-2].reshape(N_STATES, 3)
+    ident, *_, cand_d, ms_d, u_d = compiled.detect(*args)
     args = (e0, ident, r["cell"], r["member_state"], r["raw"], cut.ravel())
     out_nb = compiled.user_report_candidates(*args)
     _assert_same(reference.user_report_candidates(*args), out_nb)
+    _assert_same((cand_d, ms_d, u_d), out_nb)  # the detection pass collects the same candidates
     cand, ms, u = out_nb
     assert cand.size > 0
     # exactly the victims not identified, in sexual exploitation, below their member state's cut

@@ -243,13 +243,17 @@ class TraffickingModel(mesa.Model):
         # broken up by investigations; the others are released (they leave unidentified)
         dead = ~g.alive[:u]
         police_broke = dead & (g.died[:u] - g.investigated_at[:u] <= POLICE_DISMANTLING_MONTHS)
-        # (and the identifications outside raids per group and cell: they open investigations)
-        ident, leave, channel, n_ident_g, found_by_cell = kern.detect(
-            e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event, shares, slot_raw, raided | dead,
-            raided | police_broke, dead, p["police.raid_identifies"], v.cell, u, n * NF)
         # knowing users detected where use is an offence; some of their cases lead to the victim
+        # (drawn before the detection pass, which also collects the candidates those cases may find)
         user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
-        self._identify_through_users(found, e0, ge, ident, leave, channel, slot_raw, n_ident_g, found_by_cell)
+        cut_by_cell = self._user_case_cuts(found)
+        # (and the identifications outside raids per group and cell: they open investigations)
+        ident, leave, channel, n_ident_g, found_by_cell, *candidates = kern.detect(
+            e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event, shares, slot_raw, raided | dead,
+            raided | police_broke, dead, p["police.raid_identifies"], v.cell, u, n * NF, cut_by_cell.ravel(),
+            v.member_state)
+        self._identify_through_users(found, cut_by_cell, candidates, e0, ge, ident, leave, channel, slot_raw,
+                                     n_ident_g, found_by_cell)
         # identifications outside raids open investigations of the group
         with_cases = np.flatnonzero(n_ident_g)
         p_open = 1 - (1 - p["police.investigate_on_identification"]) ** n_ident_g[with_cases]
@@ -419,23 +423,35 @@ class TraffickingModel(mesa.Model):
             out[f"moved_in_{name}"] = in_c.reshape(n, NF)
         return out
 
-    def _identify_through_users(self, found, e0, ge, ident, leave, channel, slot_raw, by_group, by_cell) -> None:
+    def _user_case_cuts(self, found: np.ndarray) -> np.ndarray:
+        """Per (member state, form) cell, the cut-off below which an exploited victim's second uniform makes
+        them a candidate of this month's users' cases (``found`` per member state); -1 where none is wanted.
+
+        Only the lowest draws of each member state can be picked: the candidates are those below a margin
+        above the cut-off expected from the start-of-month stock (which bounds them), in sexual exploitation
+        (form 0); ``_identify_through_users`` widens the cut where that leaves too few."""
+        n = found.size
+        cut_by_cell = np.full((n, NF), -1.0)
+        if found.any():
+            stock = self._exploited_start[:, 0]
+            cut_by_cell[:, 0] = np.where(found > 0, (2 * found + 16) / np.maximum(stock, 1), -1.0)
+        return cut_by_cell
+
+    def _identify_through_users(self, found, cut_by_cell, candidates, e0, ge, ident, leave, channel, slot_raw,
+                                by_group, by_cell) -> None:
         """The victims user cases lead to (``found`` per member state; each case with probability
         ``users.victims_found_per_suspect``): that many sexual-exploitation victims of the member state
         (not yet found this month) are identified, and counted in the identifications outside raids
-        per group and per cell (``by_group``, ``by_cell``, in place)."""
+        per group and per cell (``by_group``, ``by_cell``, in place).
+
+        ``candidates`` (positions in ``e0``, member states, uniforms) are those below ``cut_by_cell``, collected
+        by the detection pass; where that leaves too few and the cut-off left some out (below 1), every
+        candidate there is collected again, then the lowest uniforms are picked."""
         if not found.any():
             return
         v, kern, n = self.victims, self.kernels, found.size
-        # only the lowest draws of each member state can be picked: collect those below a margin above the
-        # cut-off expected from the start-of-month stock (which bounds the candidates), then sort those;
-        # where that leaves too few and the cut-off left some out (below 1), collect every candidate there
-        stock = self._exploited_start[:, 0]
-        cut = np.where(found > 0, (2 * found + 16) / np.maximum(stock, 1), -1.0)
-        cut_by_cell = np.full((n, NF), -1.0)  # candidates are in sexual exploitation (form 0)
-        cut_by_cell[:, 0] = cut
-        cand, ms, u = kern.user_report_candidates(e0, ident, v.cell, v.member_state, slot_raw, cut_by_cell.ravel())
-        short = (np.bincount(ms, minlength=n) < found) & (cut < 1.0)
+        cand, ms, u = candidates
+        short = (np.bincount(ms, minlength=n) < found) & (cut_by_cell[:, 0] < 1.0)
         if short.any():
             cut_by_cell[short, 0] = 2.0
             cand, ms, u = kern.user_report_candidates(e0, ident, v.cell, v.member_state, slot_raw, cut_by_cell.ravel())

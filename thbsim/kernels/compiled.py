@@ -81,13 +81,16 @@ def census(state, group, n_groups, moved_group, any_moved):
 
 @jit
 def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-           hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells):
+           hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell,
+           member_state):
     m = e0.size
     ident = np.zeros(m, np.bool_)
     leave = np.zeros(m, np.bool_)
     channel = np.zeros(m, np.int8)
     by_group = np.zeros(n_groups, np.int64)
     by_cell = np.zeros(n_cells, np.int64)
+    cand = np.empty(m + 1, np.int64)
+    n_cand = 0
     for k in range(m):
         i = e0[k]
         key = hazard_key[i] + (1 if birth_month[i] <= adult_born_by else 0)
@@ -106,10 +109,21 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
                 channel[k] = 0
             elif dead_group[g]:
                 leave[k] = not ident[k]
+        c = cell[i]
         if ident[k] and channel[k] > 0:  # identified outside a raid
             by_group[g] += 1
-            by_cell[cell[i]] += 1
-    return ident, leave, channel, by_group, by_cell
+            by_cell[c] += 1
+        # users' cases: the row is a candidate if not identified and its second uniform is below its cell's
+        # cut (user_report_candidates, fused here: the row's word and cell are loaded already); branch-free
+        cand[n_cand] = k
+        n_cand += (not ident[k]) & (_lo(raw[i]) < cut_by_cell[c])
+    cand_ms = np.empty(n_cand, member_state.dtype)
+    cand_u = np.empty(n_cand, np.float64)
+    for j in range(n_cand):
+        i = e0[cand[j]]
+        cand_ms[j] = member_state[i]
+        cand_u[j] = _lo(raw[i])
+    return ident, leave, channel, by_group, by_cell, cand[:n_cand].copy(), cand_ms, cand_u
 
 
 @jit

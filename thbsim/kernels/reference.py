@@ -48,7 +48,8 @@ def census(state: np.ndarray, group: np.ndarray, n_groups: int, moved_group: np.
 
 
 def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-           hit_group, police_group, dead_group, raid_identifies, cell, n_groups: int, n_cells: int):
+           hit_group, police_group, dead_group, raid_identifies, cell, n_groups: int, n_cells: int, cut_by_cell,
+           member_state):
     """Identification (and its channel) or exit of each exploited victim.
 
     The row's first uniform (``split_uniforms(raw)``) decides identification, exit or neither
@@ -57,7 +58,8 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     (second uniform); those of groups that fell apart on their own are released.
     Returns ``ident``, ``leave`` (booleans over ``e0``) and ``channel`` (0 police), and the
     identifications outside raids (they open investigations) per group and per cell (``cell`` of
-    each victim row).
+    each victim row); then, in the same pass, the candidates of users' cases below ``cut_by_cell``
+    (``user_report_candidates``: positions in ``e0``, member states, uniforms).
     """
     u0, u1 = split_uniforms(raw[e0])
     key = hazard_key[e0] + (birth_month[e0] <= adult_born_by)
@@ -78,7 +80,8 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     leave[released] = ~ident[released]
     non_raid = ident & (channel > 0)
     return (ident, leave, channel, np.bincount(ge[non_raid], minlength=n_groups)[:n_groups],
-            np.bincount(cell[e0[non_raid]], minlength=n_cells))
+            np.bincount(cell[e0[non_raid]], minlength=n_cells),
+            *user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell))
 
 
 def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
