@@ -219,22 +219,31 @@ def test_recruit_attributes(rng):
     w = rng.random((n_cells, n_strata)) * (rng.random((n_cells, n_strata)) < 0.7)  # strata without weight too
     w[5] = 0.0  # and a cell where nobody can be recruited
     cdf = np.cumsum(w, axis=1) / np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
-    sector_cdf = np.cumsum(rng.random((N_STATES, 10)), axis=1)
-    sector_cdf /= sector_cdf[:, -1:]
+    sector_capacity = rng.random((N_STATES, 10)) * 50
+    sector_capacity[2] = 0.0  # a member state without labour demand
     member_state = rng.integers(0, N_STATES, k).astype(np.int16)
     form = rng.integers(0, NF, k).astype(np.int8)
-    n_lab = np.count_nonzero(form == 1)
-    args = (cdf, member_state, form, rng.random(k), rng.integers(12, 18, k), rng.integers(18, 46, k), sector_cdf,
-            rng.random(n_lab), rng.random(k), np.array([0.3, 0.1, 0.1]))
+    args = (cdf, member_state, form, sector_capacity, (12, 18, 46), np.array([0.3, 0.1, 0.1]))
     pool = rng.integers(0, 40, (33, 2, 2))
     pools = [pool.copy(), pool.copy()]
-    out_np = reference.recruit_attributes(*args, pools[0], 2, 2, 1)
-    out_nb = compiled.recruit_attributes(*args, pools[1], 2, 2, 1)
+    gens = [np.random.default_rng(11), np.random.default_rng(11)]
+    out_np = reference.recruit_attributes(gens[0], *args, pools[0], 2, 2, 1)
+    out_nb = compiled.recruit_attributes(gens[1], *args, pools[1], 2, 2, 1)
     _assert_same(out_np, out_nb)
     np.testing.assert_array_equal(pools[0], pools[1])
+    assert gens[0].bit_generator.state == gens[1].bit_generator.state  # the same draws, in the same order
     assert (pools[0] == 0).any() and (pools[0] < pool).any() and (pools[0] >= 0).all()
     origin, sex, years, sector, channel = out_nb
     assert ((sector >= 0) == (form == 1)).all() and channel.any() and (years < 18).any() and (years >= 18).any()
+    assert years.min() >= 12 and years.max() <= 45 and (years == 12).any() and (years == 45).any()
+    # the draws are those of numpy's vectorised calls in the documented order
+    g = np.random.default_rng(11)
+    g.random(k)  # the strata's
+    child, adult = g.integers(12, 18, k), g.integers(18, 46, k)
+    g.random(np.count_nonzero(form == 1))
+    u_channel = g.random(k)
+    np.testing.assert_array_equal(channel, (u_channel < np.array([0.3, 0.1, 0.1])[form]).astype(np.int8))
+    assert (years[years < 18] == child[years < 18]).all() and (years[years >= 18] == adult[years >= 18]).all()
 
 
 def test_desired_recruits(rng):

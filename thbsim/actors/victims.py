@@ -15,6 +15,8 @@ from thbsim.actors.enforcement import N_FORM_SECTOR
 from thbsim.geography import FORMS, LABOUR
 
 N_SEX, N_AGE = 2, 2  # female/male, child/adult
+AGE_YEARS = (12, 18, 46)
+"""Recruits' ages in years, drawn uniformly: children from 12, adults from 18, each below the next bound."""
 
 
 def stacked_choice(cdf: np.ndarray, rows: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -73,19 +75,11 @@ class Recruitment:
         return self.kernels.poisson_inversion(mean, np.exp(-mean), self.rng.random(mean.size))
 
     def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray) -> dict:
-        """Attributes of one recruit per entry of ``member_state``/``form`` (call ``prepare`` first)."""
-        rng = self.rng
-        k = member_state.size
-        # the uniforms first, in a fixed order; the kernel turns them into attributes
-        u_stratum = rng.random(k)
-        age_child, age_adult = rng.integers(12, 18, k), rng.integers(18, 46, k)
-        u_sector = rng.random(np.count_nonzero(form == LABOUR))
-        u_channel = rng.random(k)
-        sector_cdf = np.cumsum(sector_capacity, axis=1)
-        sector_cdf /= np.maximum(sector_cdf[:, -1:], 1e-300)
+        """Attributes of one recruit per entry of ``member_state``/``form`` (call ``prepare`` first); their
+        uniforms come from the recruitment stream in a fixed order (``kernels.recruit_attributes``)."""
         origin, sex, years, sector, channel = self.kernels.recruit_attributes(
-            self.cdf, member_state, form, u_stratum, age_child, age_adult, sector_cdf, u_sector, u_channel,
-            self.online_share, self.pool, N_SEX, N_AGE, LABOUR)
+            self.rng, self.cdf, member_state, form, sector_capacity, AGE_YEARS, self.online_share, self.pool, N_SEX,
+            N_AGE, LABOUR)
         return {"citizenship": origin, "sex": sex, "age_years": years, "member_state": member_state, "form": form,
                 "sector": sector, "channel": channel}
 

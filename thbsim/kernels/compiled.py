@@ -293,9 +293,35 @@ def _search_guided(cdf, guide, row, u):
 
 
 @jit
-def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult, sector_cdf, u_sector, u_channel,
-                       online_share, pool, n_sex, n_age, labour):
+def _row_cdf(x):
+    # np.cumsum(x, axis=1), each row divided by its last value (at least 1e-300): the reference's sums and divisions
+    n_rows, n_cols = x.shape
+    out = np.empty((n_rows, n_cols))
+    for r in range(n_rows):
+        total = 0.0
+        for c in range(n_cols):
+            total += x[r, c]
+            out[r, c] = total
+        last = max(out[r, n_cols - 1], 1e-300)
+        for c in range(n_cols):
+            out[r, c] /= last
+    return out
+
+
+@jit
+def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, online_share, pool, n_sex, n_age, labour):
+    # the reference's draws in the reference's order (numba's generator runs numpy's algorithms: random() one
+    # double per draw, integers() Lemire's bounded 32-bit draws), inside the kernel: one call, no numpy calls
     k = member_state.size
+    u_stratum = rng.random(k)
+    age_child = rng.integers(ages[0], ages[1], k)
+    age_adult = rng.integers(ages[1], ages[2], k)
+    n_labour = 0
+    for i in range(k):
+        n_labour += form[i] == labour
+    u_sector = rng.random(n_labour)
+    u_channel = rng.random(k)
+    sector_cdf = _row_cdf(sector_capacity)
     n_forms = online_share.size
     per_origin = n_sex * n_age
     origin = np.empty(k, np.int64)

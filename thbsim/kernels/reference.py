@@ -140,16 +140,25 @@ def pick_lowest(ms, u, found, n_states: int) -> np.ndarray:
     return order[rank < found[ms_sorted]]
 
 
-def recruit_attributes(cdf, member_state, form, u_stratum, age_child, age_adult, sector_cdf, u_sector, u_channel,
-                       online_share, pool, n_sex: int, n_age: int, labour: int):
-    """Attributes of one recruit per entry of ``member_state``/``form``, from uniforms drawn beforehand.
+def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, online_share, pool, n_sex: int, n_age: int,
+                       labour: int):
+    """Attributes of one recruit per entry of ``member_state``/``form``, from uniforms drawn from ``rng`` first,
+    in this order: one per recruit for the stratum, an age in years for each as a child and as an adult
+    (``ages``: children from ``ages[0]``, adults from ``ages[1]``, each below the next), one per labour recruit
+    (in order) for the sector, one per recruit for online recruitment.
 
-    The stratum (origin x sex x age) comes from the cell's row of ``cdf`` (``u_stratum``), the age in
-    years from ``age_child`` or ``age_adult``, the labour sector from the member state's row of
-    ``sector_cdf`` (``u_sector``, one per labour recruit in order) and online recruitment from
-    ``u_channel``. The recruits leave their strata's pools (``pool`` changes in place, floored at 0).
+    The stratum (origin x sex x age) comes from the cell's row of ``cdf``, the labour sector from the
+    member state's row of the cumulative ``sector_capacity`` (normalised), online recruitment from the
+    form's ``online_share``. The recruits leave their strata's pools (``pool`` changes in place, floored at 0).
     Returns origin, sex, age in years, sector (-1 outside labour) and channel.
     """
+    k = member_state.size
+    u_stratum = rng.random(k)
+    age_child, age_adult = rng.integers(ages[0], ages[1], k), rng.integers(ages[1], ages[2], k)
+    u_sector = rng.random(np.count_nonzero(form == labour))
+    u_channel = rng.random(k)
+    sector_cdf = np.cumsum(sector_capacity, axis=1)
+    sector_cdf /= np.maximum(sector_cdf[:, -1:], 1e-300)
     n_forms = online_share.size
     row = member_state.astype(np.int64) * n_forms + form
     stratum = stacked_choice(cdf, row, u_stratum)
