@@ -554,6 +554,34 @@ def test_demand_turnover_draws_what_numpy_draws(rng):
     assert (knowing <= served).all() and abs(knowing.sum() / served.sum() - 0.3) < 0.01
 
 
+def test_demand_month(rng):
+    users = rng.integers(10**4, 10**6, N_STATES)
+    employers = rng.integers(0, 500, (N_STATES, 7))
+    employers_base = employers * rng.uniform(0.8, 1.2, (N_STATES, 7))
+    exploited = rng.random((N_STATES, NF)) * 3000
+    exploited[0] = 0.0  # a member state without victims: capacity over half a victim
+    buying = rng.uniform(0.5, 1.0, N_STATES)
+
+    def call(module, gen):
+        u, e, vb, cap = users.copy(), employers.copy(), buying.copy(), np.zeros((N_STATES, NF))
+        out = module.demand_month(gen, u, users * 1.01, 0.02, e, employers_base, deterrence, labour, 0.03, exploited,
+                                  20.0, 8.0, 0.3, vb, target, 0.1, other, 5.0, cap)
+        return (*out, u, e, vb, cap)
+
+    deterrence, labour = rng.uniform(0.7, 1.0, (N_STATES, 7)), rng.uniform(1.0, 1.3, N_STATES)
+    target, other = rng.uniform(0.4, 1.0, N_STATES), rng.random(N_STATES) * 100
+    out_np, out_nb = _both_draw(call)
+    _assert_same(out_np, out_nb)
+    knowing, sector_capacity, ratio, u, e, vb, cap = out_nb
+    assert (u != users).any() and (e != employers).any() and knowing.sum() > 0
+    np.testing.assert_array_equal(sector_capacity, e * 5.0)
+    np.testing.assert_array_equal(cap[:, 1], sector_capacity.sum(axis=1))
+    np.testing.assert_array_equal(cap[:, 2], other)
+    np.testing.assert_allclose(vb, buying + 0.02 * (target - buying))
+    np.testing.assert_allclose(cap[:, 0], u * 8.0 * 0.1 * vb / 20.0)
+    assert (ratio >= 1e-3).all() and (ratio[0] == np.maximum(cap[0] / 0.5, 1e-3)).all()
+
+
 def test_turnover_draws_what_numpy_draws(rng):
     stock = rng.integers(0, 10**6, (33, 2, 2)) * (rng.random((33, 2, 2)) < 0.9)
     mean = rng.random((33, 2, 2)) * 3e4 * (rng.random((33, 2, 2)) < 0.9)

@@ -44,6 +44,7 @@ class Demand:
         self.capacity = np.zeros((n, len(FORMS)))
         self.price = np.zeros((n, len(FORMS)))
         self.ref_revenue = reference_revenue(p)
+        self._price_floor, self._price_cap = 0.2 * self.ref_revenue, 4 * self.ref_revenue
         self.sector_capacity = np.zeros((n, len(SECTORS)))
         self.knowing_users = np.zeros(n, np.int64)
         self.inspection_risk = np.zeros((n, len(SECTORS)))  # yearly probability a risky employer is checked
@@ -90,22 +91,17 @@ class Demand:
         ``exploited`` is victims exploited per (member state, form) at the start of the month.
         """
         p = self.p
-        turnover, emp_turnover = p["demand.user_turnover"], p["demand.employer_turnover"]
-        cpv = p["demand.clients_per_victim"]
         # users leave at the turnover rate and arrive toward the base; employers likewise, toward a base
-        # that expected fines deter; then the knowing users among those who bought from victims this month
-        emp_base = self.employers_base * self.employer_deterrence() * self.labour_demand_factor[:, None]
-        self.knowing_users = self.kernels.demand_turnover(
-            self.rng, self.users, self.users_base * turnover, turnover, self.employers, emp_base * emp_turnover,
-            emp_turnover, exploited[:, 0] * cpv / p["demand.purchases_per_user"], p["demand.knowing_share"])
-        # as users turn over, their buying from victims adapts to the expected penalty (they buy less)
-        self.victim_buying += turnover * (self.victim_demand_target() - self.victim_buying)
-
-        share = p["demand.exploited_share_sex"] * self.victim_buying
-        self.capacity[:, 0] = self.users * p["demand.purchases_per_user"] * share / cpv
-        self.sector_capacity = self.employers * VICTIMS_PER_EMPLOYER
-        self.capacity[:, 1] = self.sector_capacity.sum(axis=1)
-        self.capacity[:, 2] = self.other_base
-        ratio = self.capacity / np.maximum(exploited, 0.5)
-        self.price = self.ref_revenue[None, :] * np.clip(ratio, 1e-3, None) ** (1 / p["demand.elasticity"])
-        np.clip(self.price, 0.2 * self.ref_revenue, 4 * self.ref_revenue, out=self.price)
+        # that expected fines deter; then the knowing users among those who bought from victims this month;
+        # as users turn over, their buying from victims adapts to the expected penalty (they buy less);
+        # then what each market takes at the reference price (kernels.demand_month)
+        self.knowing_users, self.sector_capacity, ratio = self.kernels.demand_month(
+            self.rng, self.users, self.users_base, p["demand.user_turnover"], self.employers, self.employers_base,
+            self.employer_deterrence(), self.labour_demand_factor, p["demand.employer_turnover"], exploited,
+            p["demand.clients_per_victim"], p["demand.purchases_per_user"], p["demand.knowing_share"],
+            self.victim_buying, self.victim_demand_target(), p["demand.exploited_share_sex"], self.other_base,
+            VICTIMS_PER_EMPLOYER, self.capacity)
+        # the price falls as supply outgrows what the market takes (constant elasticity), within bounds
+        self.price = self.ref_revenue[None, :] * ratio ** (1 / p["demand.elasticity"])
+        np.maximum(self.price, self._price_floor, out=self.price)
+        np.minimum(self.price, self._price_cap, out=self.price)

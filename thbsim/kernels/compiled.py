@@ -724,6 +724,40 @@ def demand_turnover(rng, users, user_arrivals, user_rate, employers, employer_ar
 
 
 @jit
+def demand_month(rng, users, users_base, user_rate, employers, employers_base, deterrence, labour_factor,
+                 employer_rate, exploited, clients_per_victim, purchases_per_user, knowing_share, victim_buying,
+                 buying_target, exploited_share_sex, other_base, victims_per_employer, capacity):
+    # the reference's operations in the reference's order, element by element
+    n, n_sectors = employers.shape
+    user_arrivals = np.empty(n)
+    served_cap = np.empty(n)
+    for i in range(n):
+        user_arrivals[i] = users_base[i] * user_rate
+        served_cap[i] = exploited[i, 0] * clients_per_victim / purchases_per_user
+    employer_arrivals = np.empty((n, n_sectors))
+    for i in range(n):
+        for j in range(n_sectors):
+            employer_arrivals[i, j] = employers_base[i, j] * deterrence[i, j] * labour_factor[i] * employer_rate
+    knowing = demand_turnover(rng, users, user_arrivals, user_rate, employers, employer_arrivals, employer_rate,
+                              served_cap, knowing_share)
+    sector_capacity = np.empty((n, n_sectors))
+    ratio = np.empty(capacity.shape)
+    for i in range(n):
+        victim_buying[i] += user_rate * (buying_target[i] - victim_buying[i])
+        share = exploited_share_sex * victim_buying[i]
+        capacity[i, 0] = users[i] * purchases_per_user * share / clients_per_victim
+        total = 0.0
+        for j in range(n_sectors):
+            sector_capacity[i, j] = employers[i, j] * victims_per_employer
+            total += sector_capacity[i, j]
+        capacity[i, 1] = total
+        capacity[i, 2] = other_base[i]
+        for f in range(capacity.shape[1]):
+            ratio[i, f] = max(capacity[i, f] / max(exploited[i, f], 0.5), 1e-3)
+    return knowing, sector_capacity, ratio
+
+
+@jit
 def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states):
     u = alive.size
     w = np.zeros(u)

@@ -20,7 +20,7 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates", "pick_lowest",
            "recruit_attributes", "desired_recruits", "entry_means", "group_money", "market_margin", "investigate", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover",
-           "demand_turnover", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
+           "demand_turnover", "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
            "relocate_groups", "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion",
            "owners", "live_cells"]
 MAX_INVERSION_N = 1000
@@ -438,6 +438,31 @@ def demand_turnover(rng, users, user_arrivals, user_rate: float, employers, empl
     turnover(rng, employers, employer_arrivals, employer_rate)
     served = np.minimum(users, users_served_cap)
     return rng.binomial(np.round(served).astype(np.int64), knowing_share)
+
+
+def demand_month(rng, users, users_base, user_rate: float, employers, employers_base, deterrence, labour_factor,
+                 employer_rate: float, exploited, clients_per_victim: float, purchases_per_user: float,
+                 knowing_share: float, victim_buying, buying_target, exploited_share_sex: float, other_base,
+                 victims_per_employer: float, capacity):
+    """Demand's month (``Demand.step``): users and employers turn over toward their bases (the employers' base
+    deterred by expected fines and scaled by labour demand), the knowing users among those served
+    (``demand_turnover``); users' buying from victims adapts toward ``buying_target`` as users turn over;
+    then the victims each market takes at the reference price (``capacity``, member state x form, in place).
+
+    ``users``, ``employers`` and ``victim_buying`` change in place. Returns the knowing users, the victims
+    each labour sector takes (member state x sector) and the ratio of capacity to the victims exploited
+    at the start of the month (at least 0.5 of them, the ratio at least 1e-3), from which the price follows.
+    """
+    emp_base = employers_base * deterrence * labour_factor[:, None]
+    knowing = demand_turnover(rng, users, users_base * user_rate, user_rate, employers, emp_base * employer_rate,
+                              employer_rate, exploited[:, 0] * clients_per_victim / purchases_per_user, knowing_share)
+    victim_buying += user_rate * (buying_target - victim_buying)
+    share = exploited_share_sex * victim_buying
+    capacity[:, 0] = users * purchases_per_user * share / clients_per_victim
+    sector_capacity = employers * victims_per_employer
+    capacity[:, 1] = sector_capacity.sum(axis=1)  # sums of whole numbers: exact in any order
+    capacity[:, 2] = other_base
+    return knowing, sector_capacity, np.maximum(capacity / np.maximum(exploited, 0.5), 1e-3)
 
 
 def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states: int) -> np.ndarray:
