@@ -42,3 +42,8 @@ def test_remembered_tables_equal_fresh_ones_after_a_lever_like_change():
     np.testing.assert_array_equal(demand.victim_demand_target(), demand._victim_demand_target())
     target = demand.victim_demand_target()
     assert (target[demand.offence] < 1).all() and (target[~demand.offence] == 1).all() and (~demand.offence).any()
+    detection = demand.monthly_user_detection()
+    np.testing.assert_array_equal(detection, demand._monthly_user_detection())
+    assert (detection[demand.offence] > 0).all() and (detection[~demand.offence] == 0).all()
+    demand.user_detection_per_year[:] = 0.4  # a lever doubles users' detection: remembered value computed again
+    assert (demand.monthly_user_detection()[demand.offence] > detection[demand.offence]).all()

@@ -52,6 +52,7 @@ class Demand:
         self.victim_buying = np.ones(n)  # users' buying from victims relative to no deterrence (behaviour)
         self._target = LastResult(self._victim_demand_target)
         self._deterrence = LastResult(self._employer_deterrence)
+        self._user_detection = LastResult(self._monthly_user_detection)
 
     # -- deterrence ---------------------------------------------------------
     def expected_user_penalty(self) -> np.ndarray:
@@ -72,6 +73,16 @@ class Demand:
         p = self.p
         reach = 1 - np.exp(-np.log(2) * self.expected_user_penalty() / p["demand.half_effect_penalty_eur"])
         return 1 - p["demand.max_fall_knowing_use"] * reach
+
+    def monthly_user_detection(self) -> np.ndarray:
+        """Monthly probability that a knowing user is detected, per member state: from the yearly
+        ``user_detection_per_year`` where knowing use is an offence, 0 elsewhere (computed again only when
+        either changes)."""
+        return self._user_detection((self.user_detection_per_year, self.offence))
+
+    def _monthly_user_detection(self) -> np.ndarray:
+        monthly = 1 - (1 - np.clip(self.user_detection_per_year, 0, 1)) ** (1 / 12)
+        return np.where(self.offence, monthly, 0.0)
 
     def employer_deterrence(self) -> np.ndarray:
         """Factor on the willing employers' base (member state x sector) from the expected fines of

@@ -159,9 +159,8 @@ class Enforcement:
         """Knowing users detected where use is an offence, then prosecuted and convicted; returns suspects,
         prosecutions, convictions and the victims the new cases lead to, per member state."""
         p = self.p
-        monthly = 1 - (1 - np.clip(demand.user_detection_per_year, 0, 1)) ** (1 / 12)
         return self.kernels.user_cases(
-            self.rng_justice, demand.knowing_users, np.where(demand.offence, monthly, 0.0),
+            self.rng_justice, demand.knowing_users, demand.monthly_user_detection(),
             1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], self.user_pending_decision,
             self.user_pending_trial, self._user_prosecution_rate, self._user_conviction_rate,
             p["users.victims_found_per_suspect"])
