@@ -26,7 +26,9 @@ that is reported as "one-off kernel load per process" and not counted in the mod
 3. kernels: the model time with kernels=numpy and with kernels=numba, each run in its own
    subprocess, at scale 1 and 16 (quick: 1 and 4), with the check that both give the same results;
 4. costs in units of one numpy PCG64 uniform draw, measured in the same run (into a buffer whose pages
-   are mapped: the draw itself, not the operating system's page faults of a fresh 80 MB array);
+   are mapped: the draw itself, not the operating system's page faults of a fresh 80 MB array); and again
+   in each scaling run's own process right after its run, a check on the machine's drift between the two
+   (reported beside the targets' figures, which use the first);
 5. a reference model in idiomatic Mesa (bench/mesa_reference.py) on the same victims, at
    scale 1 (~29,000 victims), scale 4 (~118,000) and scale 16 (~470,000; quick: 1 and 4): the target is
    judged at full scale, the larger sizes show the ratio at the 10^5 to 10^6 agents the issue measured at;
@@ -123,7 +125,11 @@ def child_run(scale: float, seed: int, kernels: str) -> dict:
     hwm_all = _status_mb("VmHWM")
     agent_steps = sum(float(model.recorder.data[s].sum()) for s in STOCKS)
     groups = getattr(model, "groups", None)
+    # the unit of the costs, measured again in this process right after its run (after the memory readings:
+    # its 80 MB buffer must not count as the model's), so a run and its unit see the machine in the same state
+    pcg64_here = pcg64_ns_per_draw(repeats=3)[0]
     return {
+        "pcg64_ns_per_draw": pcg64_here,
         "scale": scale, "seed": seed, "months": len(model.months), "kernels": kernels_name(model.kernels),
         "numba_version": warm["numba_version"], "kernel_load_s": warm["kernel_load_s"], "warm_up": warm,
         "kernels_loaded_while_timed": newly_loaded(before, model.kernels),
@@ -329,6 +335,8 @@ def scaling(scales: tuple[float, ...], repeats: dict[float, int], again_below_s:
         best = dict(min(runs, key=lambda r: r["wall_s"]))
         best["runs"] = len(runs)
         best["wall_s_all"] = [r["wall_s"] for r in runs]
+        best["ns_per_agent_step_all"] = [r["ns_per_agent_step"] for r in runs]
+        best["pcg64_ns_all"] = [r["pcg64_ns_per_draw"] for r in runs]
         best["kernel_load_s_all"] = [r["kernel_load_s"] for r in runs]
         best["tiny_run_s_all"] = [r["warm_up"]["second_run_s"] for r in runs]
         # memory: the largest of the fresh processes
@@ -645,6 +653,11 @@ def markdown(res: dict) -> str:
         f"| victim-agent-steps | {b['agent_steps']:,.0f} |",
         f"| average cost per victim-agent-step | {res['ns_per_agent_step']:.0f} ns = "
         f"{res['draws_per_agent_step']:.1f} PCG64 draws |",
+        f"| the same, with PCG64 measured in each run's own process right after its run (a check on the machine's "
+        f"drift; the targets use the draw above) | best run {res['same_process']['draws_per_agent_step_best']:.1f} "
+        f"draws, median {res['same_process']['draws_per_agent_step_median']:.1f}; PCG64 there "
+        f"{min(res['same_process']['pcg64_ns_full_scale_runs']):.2f} to "
+        f"{max(res['same_process']['pcg64_ns_full_scale_runs']):.2f} ns |",
         f"| peak RSS | {b['peak_rss_mb']:.0f} MB (after imports {b['rss_after_imports_mb']:.0f} MB, after the warm-up "
         f"{b['rss_after_warm_up_mb']:.0f} MB) |",
         f"| model memory (peak RSS minus RSS after imports, numba included) | {b['model_mb']:.0f} MB; "
@@ -773,6 +786,20 @@ def main() -> None:
         f"{b['ns_per_agent_step']:.0f} ns = {res['draws_per_agent_step']:.1f} draws per victim-agent-step; "
         f"marginal {res['marginal_ns_per_agent_step']:.0f} ns = {res['marginal_draws_per_agent_step']:.1f} draws; "
         f"time ratios {res['time_ratio_4x']:.2f} / {res['time_ratio_16x']:.2f}")
+    # the same ratios with the unit measured in each run's own process, right after its run: a check on the
+    # machine's drift between the unit measured above and the runs (the targets keep the unit above)
+    per_run = [ns / d for ns, d in zip(b["ns_per_agent_step_all"], b["pcg64_ns_all"], strict=True)]
+    draw_runs = statistics.median(lo["pcg64_ns_all"] + hi["pcg64_ns_all"])
+    res["same_process"] = {
+        "pcg64_ns_full_scale_runs": b["pcg64_ns_all"], "draws_per_agent_step_runs": per_run,
+        "draws_per_agent_step_best": min(per_run), "draws_per_agent_step_median": statistics.median(per_run),
+        "pcg64_ns_median_lowest_highest_scale": draw_runs,
+        "marginal_draws_per_agent_step": res["marginal_ns_per_agent_step"] / draw_runs}
+    sp = res["same_process"]
+    say(f"  with PCG64 measured in each run's own process ({min(b['pcg64_ns_all']):.2f} to {max(b['pcg64_ns_all']):.2f} "
+        f"ns at full scale): {sp['draws_per_agent_step_best']:.1f} draws per victim-agent-step in the best run, "
+        f"median {sp['draws_per_agent_step_median']:.1f}; marginal {sp['marginal_draws_per_agent_step']:.1f} draws "
+        f"(median draw of the processes at scales {lo['scale']:g} and {hi['scale']:g}, {draw_runs:.2f} ns)")
     say(f"  memory at full scale: peak RSS {b['peak_rss_mb']:.0f} MB, model {b['model_mb']:.0f} MB "
         f"({b['model_run_mb']:.0f} MB before the results table)")
     res["kernel_load_s_all"] = loads = [x for s in scales for x in runs[s]["kernel_load_s_all"]]
