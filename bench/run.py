@@ -94,7 +94,8 @@ def results_digest(model) -> str:
 
 
 def child_run(scale: float, seed: int, kernels: str) -> dict:
-    """One full run (build, every month, results table) with its times and memory; run in a fresh process.
+    """One full run (build, every month, results table) with its times and memory, then a PCG64 draw timed in the
+    same process; run in a fresh process.
 
     The process is warmed up first (``warm_up``), so the one-off kernel load is not in the times.
     """
