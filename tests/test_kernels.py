@@ -561,6 +561,8 @@ def test_demand_month(rng):
     exploited = rng.random((N_STATES, NF)) * 3000
     exploited[0] = 0.0  # a member state without victims: capacity over half a victim
     buying = rng.uniform(0.5, 1.0, N_STATES)
+    deterrence, labour = rng.uniform(0.7, 1.0, (N_STATES, 7)), rng.uniform(1.0, 1.3, N_STATES)
+    target, other = rng.uniform(0.4, 1.0, N_STATES), rng.random(N_STATES) * 100
 
     def call(module, gen):
         u, e, vb, cap = users.copy(), employers.copy(), buying.copy(), np.zeros((N_STATES, NF))
@@ -568,8 +570,6 @@ def test_demand_month(rng):
                                   20.0, 8.0, 0.3, vb, target, 0.1, other, 5.0, cap)
         return (*out, u, e, vb, cap)
 
-    deterrence, labour = rng.uniform(0.7, 1.0, (N_STATES, 7)), rng.uniform(1.0, 1.3, N_STATES)
-    target, other = rng.uniform(0.4, 1.0, N_STATES), rng.random(N_STATES) * 100
     out_np, out_nb = _both_draw(call)
     _assert_same(out_np, out_nb)
     knowing, sector_capacity, ratio, u, e, vb, cap = out_nb
