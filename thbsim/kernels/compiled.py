@@ -117,13 +117,8 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
         # cut (user_report_candidates, fused here: the row's word and cell are loaded already); branch-free
         cand[n_cand] = k
         n_cand += (not ident[k]) & (_lo(raw[i]) < cut_by_cell[c])
-    cand_ms = np.empty(n_cand, member_state.dtype)
-    cand_u = np.empty(n_cand, np.float64)
-    for j in range(n_cand):
-        i = e0[cand[j]]
-        cand_ms[j] = member_state[i]
-        cand_u[j] = _lo(raw[i])
-    return ident, leave, channel, by_group, by_cell, cand[:n_cand].copy(), cand_ms, cand_u
+    cand, cand_ms, cand_u = _candidates(cand[:n_cand].copy(), e0, member_state, raw)
+    return ident, leave, channel, by_group, by_cell, cand, cand_ms, cand_u
 
 
 @jit
@@ -206,12 +201,18 @@ def user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell):
         i = e0[j]
         out[k] = j
         k += (not ident[j]) & (_lo(raw[i]) < cut_by_cell[cell[i]])
-    cand = out[:k].copy()
-    ms_out = np.empty(k, member_state.dtype)
-    u_out = np.empty(k, np.float64)
-    for j in range(k):
-        ms_out[j] = member_state[e0[cand[j]]]
-        u_out[j] = _lo(raw[e0[cand[j]]])
+    return _candidates(out[:k].copy(), e0, member_state, raw)
+
+
+@jit
+def _candidates(cand, e0, member_state, raw):
+    # the candidates of users' cases (positions in e0) with their member states and second uniforms
+    ms_out = np.empty(cand.size, member_state.dtype)
+    u_out = np.empty(cand.size, np.float64)
+    for j in range(cand.size):
+        i = e0[cand[j]]
+        ms_out[j] = member_state[i]
+        u_out[j] = _lo(raw[i])
     return cand, ms_out, u_out
 
 
