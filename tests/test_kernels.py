@@ -232,6 +232,9 @@ def test_recruit_attributes(rng):
     _assert_same(out_np, out_nb)
     np.testing.assert_array_equal(pools[0], pools[1])
     assert gens[0].bit_generator.state == gens[1].bit_generator.state  # the same draws, in the same order
+    handled = np.random.default_rng(11)  # given a handle of the generator, as the model passes it
+    _assert_same(out_nb, compiled.recruit_attributes(compiled.generator_handle(handled), *args, pool.copy(), 2, 2, 1))
+    assert handled.bit_generator.state == gens[1].bit_generator.state
     assert (pools[0] == 0).any() and (pools[0] < pool).any() and (pools[0] >= 0).all()
     origin, sex, years, sector, channel = out_nb
     assert ((sector >= 0) == (form == 1)).all() and channel.any() and (years < 18).any() and (years >= 18).any()
@@ -353,12 +356,14 @@ def test_group_courts_draw_what_numpy_draws(rng, with_boost):
 
 
 def _both_draw(call):
-    """Run ``call(module, generator)`` for numpy and numba from one generator state; returns the two
-    outputs and asserts the generators end in the same state (the same numbers were drawn)."""
-    gens = [np.random.default_rng(7), np.random.default_rng(7)]
-    out = [call(module, gen) for module, gen in zip((reference, compiled), gens, strict=True)]
-    assert gens[0].random() == gens[1].random()
-    return out
+    """Run ``call(module, generator)`` for numpy and numba from one generator state (numba given the generator,
+    then its handle, as the model passes it); returns the numpy and numba outputs and asserts that the handle
+    gave the same outputs and that the generators end in the same state (the same numbers were drawn)."""
+    gens = [np.random.default_rng(7) for _ in range(3)]
+    out = [call(reference, gens[0]), call(compiled, gens[1]), call(compiled, compiled.generator_handle(gens[2]))]
+    np.testing.assert_equal(out[2], out[1])
+    assert gens[0].random() == gens[1].random() == gens[2].random()
+    return out[:2]
 
 
 def test_pooled_courts_draw_what_numpy_draws(rng):

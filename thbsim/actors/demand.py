@@ -26,6 +26,7 @@ class Demand:
 
         self.rng = rng
         self.kernels = kernels if kernels is not None else reference
+        self._rng_kernels = self.kernels.generator_handle(rng)  # the same generator, for kernels
         n = geo.n_states
         pop = geo.population_m[:n] * 1e6 * p["scale"]
         self.users_base = pop * p["demand.sex_buyers_per_1000"] / 1000
@@ -107,7 +108,7 @@ class Demand:
         # as users turn over, their buying from victims adapts to the expected penalty (they buy less);
         # then what each market takes at the reference price (kernels.demand_month)
         self.knowing_users, self.sector_capacity, ratio = self.kernels.demand_month(
-            self.rng, self.users, self.users_base, p["demand.user_turnover"], self.employers, self.employers_base,
+            self._rng_kernels, self.users, self.users_base, p["demand.user_turnover"], self.employers, self.employers_base,
             self.employer_deterrence(), self.labour_demand_factor, p["demand.employer_turnover"], exploited,
             p["demand.clients_per_victim"], p["demand.purchases_per_user"], p["demand.knowing_share"],
             self.victim_buying, self.victim_demand_target(), p["demand.exploited_share_sex"], self.other_base,

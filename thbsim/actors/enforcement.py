@@ -50,6 +50,7 @@ class Enforcement:
         self.p, self.geo = p, geo
         self.kernels = kernels if kernels is not None else reference
         self.rng_justice = rng_justice
+        self._justice_kernels = self.kernels.generator_handle(rng_justice)  # the same generator, for kernels
         n = geo.n_states
         idx = geo.enforcement_index
         pop_m = geo.population_m[:n]
@@ -149,7 +150,7 @@ class Enforcement:
         """
         p, u = self.p, groups.used
         return self.kernels.courts(
-            self.rng_justice, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], 1 - p["police.detention"],
+            self._justice_kernels, 1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], 1 - p["police.detention"],
             groups.alive[:u], groups.pending_decision[:u], groups.pending_trial[:u], groups.members[:u],
             groups.member_state[:u], self.prosecution_rate, self.conviction_rate,
             NO_BOOST if boost is None else boost, boost is not None, self.orphan_decision, self.orphan_trial)
@@ -160,7 +161,7 @@ class Enforcement:
         prosecutions, convictions and the victims the new cases lead to, per member state."""
         p = self.p
         return self.kernels.user_cases(
-            self.rng_justice, demand.knowing_users, demand.monthly_user_detection(),
+            self._justice_kernels, demand.knowing_users, demand.monthly_user_detection(),
             1 / p["justice.prosecution_lag"], 1 / p["justice.trial_lag"], self.user_pending_decision,
             self.user_pending_trial, self._user_prosecution_rate, self._user_conviction_rate,
             p["users.victims_found_per_suspect"])

@@ -33,6 +33,8 @@ class Recruitment:
 
         self.p, self.geo, self.rng, self.rng_pools = p, geo, rng, rng_pools
         self.kernels = kernels if kernels is not None else reference
+        # the same generators, for kernels
+        self._rng_kernels, self._pools_kernels = self.kernels.generator_handle(rng), self.kernels.generator_handle(rng_pools)
         n_o = geo.n_origins
         base = geo.population_m * geo.propensity * p["pool.at_risk_per_million"] * p["scale"]
         sex = np.array([0.5, 0.5])
@@ -56,7 +58,7 @@ class Recruitment:
     def step_pools(self) -> None:
         """Pools turn over toward their base size (binomial out, Poisson in)."""
         rate = self.p["pool.turnover"]
-        self.kernels.turnover(self.rng_pools, self.pool, self.pool_base * rate, rate)
+        self.kernels.turnover(self._pools_kernels, self.pool, self.pool_base * rate, rate)
 
     def prepare(self) -> None:
         """This month's stratum distribution per (member state, form) cell, and its mean success.
@@ -78,7 +80,7 @@ class Recruitment:
         """Attributes of one recruit per entry of ``member_state``/``form`` (call ``prepare`` first); their
         uniforms come from the recruitment stream in a fixed order (``kernels.recruit_attributes``)."""
         origin, sex, years, sector, channel = self.kernels.recruit_attributes(
-            self.rng, self.cdf, member_state, form, sector_capacity, AGE_YEARS, self.online_share, self.pool, N_SEX,
+            self._rng_kernels, self.cdf, member_state, form, sector_capacity, AGE_YEARS, self.online_share, self.pool, N_SEX,
             N_AGE, LABOUR)
         return {"citizenship": origin, "sex": sex, "age_years": years, "member_state": member_state, "form": form,
                 "sector": sector, "channel": channel}

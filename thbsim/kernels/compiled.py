@@ -6,6 +6,9 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 from numba import literal_unroll
+from numba.core import types
+from numba.experimental import structref
+from numba.extending import overload
 
 from thbsim.kernels.reference import MAX_INVERSION_MEAN, MAX_INVERSION_N
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
@@ -19,6 +22,50 @@ SHIFT_32 = np.uint64(32)
 FREE_SCAN_BLOCK = 256  # rows first_free reads between two tests of how many it has found
 GUIDE_BUCKETS = 64  # a power of two: u * GUIDE_BUCKETS is exact, so its bucket's lower edge is at most u
 BINOMIAL_TABLE_N = 32  # counts up to this, drawn many times with one p, take (1 - p)^n from a table
+
+
+# ---------------------------------------------------------------------------- generators
+# A kernel given numpy's Generator unboxes it at every call (its bit generator's state and functions, read
+# through ctypes: some 10 us a call). A handle made once per generator (``generator_handle``) holds it
+# unboxed: kernels given the handle draw from the same bit generator, in the same state, at the cost of a
+# pointer. Kernels take either; the model passes handles, tests may pass generators.
+@structref.register
+class GeneratorHandleType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(t)) for name, t in fields)
+
+
+class GeneratorHandle(structref.StructRefProxy):
+    """numpy's ``Generator`` held unboxed for the compiled kernels (``generator_handle``)."""
+
+    def __new__(cls, rng):
+        return _new_handle(rng)
+
+
+structref.define_proxy(GeneratorHandle, GeneratorHandleType, ["rng"])
+
+
+@jit
+def _new_handle(rng):
+    return GeneratorHandle(rng)
+
+
+def generator_handle(rng: np.random.Generator) -> GeneratorHandle:
+    """``rng`` for the compiled kernels, unboxed once: draws through it advance ``rng`` itself."""
+    return GeneratorHandle(rng)
+
+
+def _generator(x):  # the generator of a handle, or the generator itself (compiled through the overload)
+    raise NotImplementedError("only inside compiled kernels")
+
+
+@overload(_generator)
+def _generator_overload(x):
+    if isinstance(x, GeneratorHandleType):
+        return lambda x: x.rng
+    if isinstance(x, types.NumPyRandomGeneratorType):
+        return lambda x: x
+    return None
 
 
 @jit
@@ -311,6 +358,7 @@ def _row_cdf(x):
 
 @jit
 def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, online_share, pool, n_sex, n_age, labour):
+    rng = _generator(rng)
     # the reference's draws in the reference's order (numba's generator runs numpy's algorithms: random() one
     # double per draw, integers() Lemire's bounded 32-bit draws), inside the kernel: one call, no numpy calls
     k = member_state.size
@@ -600,6 +648,7 @@ def _court_stage(rng, rows, pending, come_up_p, rate_by_state, member_state, boo
 @jit
 def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members, member_state,
                  prosecution_rate, conviction_rate, boost, has_boost):
+    rng = _generator(rng)
     u = pending_decision.size
     # the rows with a pending case, in one pass: the stages below visit only those
     rows = np.empty(u, np.int64)
@@ -624,6 +673,7 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
 
 @jit
 def pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, prosecution_rate, conviction_rate):
+    rng = _generator(rng)
     # four draws over the member states, each in ascending order, as the reference's four binomials
     n = pending_decision.size
     decided = np.zeros(n, np.int64)
@@ -647,6 +697,7 @@ def pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, pro
 @jit
 def courts(rng, decide_p, verdict_p, leave_p, alive, pending_decision, pending_trial, members, member_state,
            prosecution_rate, conviction_rate, boost, has_boost, orphan_decision, orphan_trial):
+    rng = _generator(rng)
     for i in range(alive.size):  # dismantled groups' cases to their member state's pool
         if not alive[i] and (pending_decision[i] > 0 or pending_trial[i] > 0):
             orphan_decision[member_state[i]] += pending_decision[i]
@@ -663,6 +714,7 @@ def courts(rng, decide_p, verdict_p, leave_p, alive, pending_decision, pending_t
 @jit
 def user_cases(rng, knowing_users, p_detect, decide_p, verdict_p, pending_decision, pending_trial, prosecution_rate,
                conviction_rate, found_per_suspect):
+    rng = _generator(rng)
     n = knowing_users.size
     suspects = np.empty(n, np.int64)
     for i in range(n):
@@ -704,6 +756,7 @@ def member_changes(alive, members, join_mean, join_p0, quit, min_members, u_join
 
 @jit
 def turnover(rng, stock, arrivals_mean, rate):
+    rng = _generator(rng)
     # element order of the reference's draws (C order): through flat views of both arrays
     flat, mean = stock.reshape(-1), arrivals_mean.reshape(-1)
     arrived = np.empty(flat.size, np.int64)
@@ -716,6 +769,7 @@ def turnover(rng, stock, arrivals_mean, rate):
 @jit
 def demand_turnover(rng, users, user_arrivals, user_rate, employers, employer_arrivals, employer_rate,
                     users_served_cap, knowing_share):
+    rng = _generator(rng)
     turnover(rng, users, user_arrivals, user_rate)
     turnover(rng, employers, employer_arrivals, employer_rate)
     knowing = np.empty(users.size, np.int64)
@@ -728,6 +782,7 @@ def demand_turnover(rng, users, user_arrivals, user_rate, employers, employer_ar
 def demand_month(rng, users, users_base, user_rate, employers, employers_base, deterrence, labour_factor,
                  employer_rate, exploited, clients_per_victim, purchases_per_user, knowing_share, victim_buying,
                  buying_target, exploited_share_sex, other_base, victims_per_employer, capacity):
+    rng = _generator(rng)
     # the reference's operations in the reference's order, element by element
     n, n_sectors = employers.shape
     user_arrivals = np.empty(n)
