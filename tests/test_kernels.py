@@ -475,7 +475,9 @@ def test_guided_search_finds_what_bisection_finds(rng):
     p[3, :5] = 1.0  # mass only at the start
     cdf = np.cumsum(p, axis=1) / np.maximum(p.sum(axis=1, keepdims=True), 1e-300)
     cdf[4] *= 0.999  # rounding may leave a row short of 1
-    guide = compiled._guide_rows(cdf)
+    guide = np.empty((cdf.shape[0], compiled.GUIDE_BUCKETS), np.int64)
+    for row in range(cdf.shape[0]):
+        compiled._guide_row(cdf, row, guide)
     edges = np.arange(compiled.GUIDE_BUCKETS) / compiled.GUIDE_BUCKETS
     for row in range(cdf.shape[0]):
         points = np.concatenate([cdf[row], edges, rng.random(50), [0.0, 1.0 - 2.0**-53]])

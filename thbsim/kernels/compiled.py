@@ -319,17 +319,13 @@ def _walk_up(cdf, row, j, x):
 
 
 @jit
-def _guide_rows(cdf):
-    # for each row and each bucket [b, b + 1) / GUIDE_BUCKETS of u, _search_row's answer at the bucket's lower
-    # edge (before the clip to the last category): where a search for any u in the bucket can start
-    n_rows = cdf.shape[0]
-    guide = np.empty((n_rows, GUIDE_BUCKETS), np.int64)
-    for row in range(n_rows):
-        j = 0
-        for b in range(GUIDE_BUCKETS):
-            j = _walk_up(cdf, row, j, b / GUIDE_BUCKETS + row)
-            guide[row, b] = j
-    return guide
+def _guide_row(cdf, row, guide):
+    # for each bucket [b, b + 1) / GUIDE_BUCKETS of u, _search_row's answer at the bucket's lower edge (before
+    # the clip to the last category): where a search for any u in the bucket can start
+    j = 0
+    for b in range(GUIDE_BUCKETS):
+        j = _walk_up(cdf, row, j, b / GUIDE_BUCKETS + row)
+        guide[row, b] = j
 
 
 @jit
@@ -380,12 +376,19 @@ def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, onli
     channel = np.empty(k, np.int8)
     flat_pool = pool.reshape(-1)
     taken = np.zeros(flat_pool.size, np.int64)
-    guide = _guide_rows(cdf)  # a bisection over some 130 strata mispredicts about half its steps
+    # a bisection over some 130 strata mispredicts about half its steps: a guide per row, made when a recruit
+    # first needs it (all rows' guides cost as much as a thousand bisections; a small month uses a few rows)
+    guide = np.empty((cdf.shape[0], GUIDE_BUCKETS), np.int64)
+    guided = np.zeros(cdf.shape[0], np.bool_)
     j = 0
     for i in range(k):
         f = form[i]
         ms = member_state[i]
-        stratum = _search_guided(cdf, guide, ms * n_forms + f, u_stratum[i])
+        row = ms * n_forms + f
+        if not guided[row]:
+            _guide_row(cdf, row, guide)
+            guided[row] = True
+        stratum = _search_guided(cdf, guide, row, u_stratum[i])
         taken[stratum] += 1
         o, rest = divmod(stratum, per_origin)
         s, a = divmod(rest, n_age)
