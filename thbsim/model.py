@@ -353,14 +353,15 @@ class TraffickingModel(mesa.Model):
         rec["inspection_checks", t] = (self.demand.workers * (enf.inspection_coverage + enf.extra_coverage)).sum(axis=1)
         rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
                                                   self.support.health_cost)
-        self._month = SimpleNamespace(user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, N_CHANNELS),
-                                      investigations=investigations_ms, frozen_groups=frozen_groups_ms,
-                                      supported=self._stocks[SUPPORTED].reshape(n, NF).sum(axis=1),
-                                      checks=rec.data["inspection_checks"][t])
-        for lever in self.levers:
-            if lever.active(self, t):
-                self.lever_cost[:, LEVER_KINDS.index(lever.kind)] += lever.cost(self)
-        rec["lever_cost", t] = self.lever_cost
+        if self.levers:  # what the levers' costs count this month
+            self._month = SimpleNamespace(
+                user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, N_CHANNELS),
+                investigations=investigations_ms, frozen_groups=frozen_groups_ms,
+                supported=self._stocks[SUPPORTED].reshape(n, NF).sum(axis=1), checks=rec.data["inspection_checks"][t])
+            for lever in self.levers:
+                if lever.active(self, t):
+                    self.lever_cost[:, LEVER_KINDS.index(lever.kind)] += lever.cost(self)
+            rec["lever_cost", t] = self.lever_cost
         self.t += 1
         self.running = self.t < len(self.months)  # mesa's batch_run stops at the end of the horizon
 

@@ -69,6 +69,8 @@ class CostLedger:
         self.per_victim = {c: shares[c] * STUDY_TOTAL_EUR / STUDY_VICTIMS for c in VICTIM_DRIVEN}
         self.per_suspect = shares["law_enforcement"] * STUDY_TOTAL_EUR / (STUDY_VICTIMS * SUSPECTS_PER_REGISTERED)
         self.coordination_month = shares["coordination_prevention"] * STUDY_TOTAL_EUR / 12 * p["scale"]
+        self._victim_rates = np.array([self.per_victim[c] for c in COST_CATEGORIES[2:]])  # EUR per registered victim
+        self._health = COST_CATEGORIES.index("health_social")
 
     def month(self, registered: np.ndarray, suspects: np.ndarray, population_share: np.ndarray,
               health_factor: np.ndarray | float = 1.0) -> np.ndarray:
@@ -76,7 +78,6 @@ class CostLedger:
         out = np.empty((registered.size, len(COST_CATEGORIES)))
         out[:, 0] = self.coordination_month * population_share
         out[:, 1] = suspects * self.per_suspect
-        for j, c in enumerate(COST_CATEGORIES[2:], start=2):
-            out[:, j] = registered * self.per_victim[c]
-        out[:, COST_CATEGORIES.index("health_social")] *= health_factor
+        np.multiply(registered[:, None], self._victim_rates, out=out[:, 2:])  # the victim-driven categories
+        out[:, self._health] *= health_factor
         return out
