@@ -292,6 +292,28 @@ def test_apply_changes_policy_arrays_in_place(kind):
     assert all(np.array_equal(array, m._baseline_policy[key]) for key, array in built.items())
 
 
+def test_policy_arrays_hold_the_baseline_after_a_lever_ends():
+    """The model copies the baseline back only after a month in which a lever or shock acted (nothing else changes
+    policy arrays): while a lever acts they differ from the baseline, and from the month after its end they are
+    the baseline again; in a model without levers they never leave it."""
+    kind = KINDS[0]
+    lever = dataclasses.replace(STRONG[kind], start="2020-01", end="2020-02")
+    m = TraffickingModel(scenario_with(lever, scale=SMALL), seed=SMALL_SEED)
+    plain = TraffickingModel(scenario_with(scale=SMALL), seed=SMALL_SEED)
+
+    def at_baseline(model):
+        return all(np.array_equal(getattr(model._policy_owner(o), n), saved)
+                   for (o, n), saved in model._baseline_policy.items())
+
+    first, last = m.month_index("2020-01"), m.month_index("2020-02")
+    while m.t <= last + 2:
+        month = m.t
+        m.step()
+        plain.step()
+        assert at_baseline(m) == (not first <= month <= last), (kind, str(m.months[month]))
+        assert at_baseline(plain)
+
+
 def test_criminalise_users_never_weakens_an_existing_offence():
     m = TraffickingModel(scenario_with(scale=SMALL), seed=SMALL_SEED)
     baseline_penalty = m.demand.expected_user_penalty().copy()

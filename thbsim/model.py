@@ -117,6 +117,7 @@ class TraffickingModel(mesa.Model):
         # (live array, baseline) pairs: policy arrays change in place, never rebound, so restoring is a copy each
         self._policy_restore = [(getattr(self._policy_owner(obj), name), saved)
                                 for (obj, name), saved in self._baseline_policy.items()]
+        self._policy_changed = False  # whether a lever or shock acted since the policy arrays were last restored
 
     # ------------------------------------------------------------------ setup
     def _initialise(self) -> None:
@@ -189,12 +190,16 @@ class TraffickingModel(mesa.Model):
         rec = self.recorder
         state, grp_v = v.state, v.group
         self._compact_rows(t)
-        # 1. levers and shocks act on the mechanisms (policy arrays start from the baseline each month)
-        self._restore_policy()
+        # 1. levers and shocks act on the mechanisms (policy arrays start from the baseline each month; only
+        # levers and shocks change them, so after a month in which none acted they hold it already)
+        if self._policy_changed:
+            self._restore_policy()
         self.lever_cost[:] = 0.0
+        self._policy_changed = False
         for lever in self.levers:
             if lever.active(self, t):
                 lever.apply(self)
+                self._policy_changed = True
         enf, kern = self.enforcement, self.kernels
         # start-of-month states: every transition below is computed from them, so a
         # victim changes state at most once a month
