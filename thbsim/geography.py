@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 import numpy as np
@@ -47,8 +47,8 @@ class Geography:
     def n_origins(self) -> int:
         return len(self.iso)
 
-    @property
-    def n_states(self) -> int:
+    @cached_property
+    def n_states(self) -> int:  # asked for every month: counted once
         return int(self.is_eu.sum())
 
     @property
