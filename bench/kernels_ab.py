@@ -78,6 +78,7 @@ def instrument(model, wrap: Callable[[str, Callable], Callable]) -> None:
 
 def capture(scale: float, month: int, seed: int) -> dict[str, list[tuple]]:
     """Every compiled kernel call's arguments in model month ``month`` (copied before the call)."""
+    from thbsim.kernels.compiled import GeneratorHandle
     from thbsim.model import TraffickingModel
     from thbsim.scenario import load
 
@@ -88,8 +89,9 @@ def capture(scale: float, month: int, seed: int) -> dict[str, list[tuple]]:
 
     def recording(name, function):
         def call(*args):
-            if model.t == month:
-                calls.setdefault(name, []).append(copy.deepcopy(args))
+            if model.t == month:  # a generator's handle recorded as the generator: kernels of any revision take it
+                calls.setdefault(name, []).append(copy.deepcopy(tuple(
+                    a.rng if isinstance(a, GeneratorHandle) else a for a in args)))
             return function(*args)
         return call
 

@@ -366,6 +366,21 @@ def _both_draw(call):
     return out[:2]
 
 
+def test_generator_handle_is_its_generator_and_copies_as_one():
+    """A handle gives back its generator itself; copied or pickled, it is a handle of a copy of the generator,
+    in the same state and independent of it."""
+    import copy
+    import pickle
+
+    gen = np.random.default_rng(3)
+    handle = compiled.generator_handle(gen)
+    assert handle.rng is gen and reference.generator_handle(gen) is gen
+    for twin in (copy.deepcopy(handle), pickle.loads(pickle.dumps(handle))):
+        assert twin.rng is not gen and twin.rng.bit_generator.state == gen.bit_generator.state
+        compiled.turnover(twin, np.full(4, 1000), np.full(4, 5.0), 0.1)  # draws from the copy only
+        assert twin.rng.bit_generator.state != gen.bit_generator.state
+
+
 def test_pooled_courts_draw_what_numpy_draws(rng):
     pending = rng.integers(0, 400, (2, N_STATES)) * (rng.random((2, N_STATES)) < 0.8)
     rates = rng.random(N_STATES), rng.random(N_STATES)

@@ -41,6 +41,14 @@ class GeneratorHandle(structref.StructRefProxy):
     def __new__(cls, rng):
         return _new_handle(rng)
 
+    @property
+    def rng(self) -> np.random.Generator:
+        """The generator itself (the same Python object)."""
+        return _handle_generator(self)
+
+    def __reduce__(self):  # copied or pickled as a handle of (a copy of) its generator
+        return generator_handle, (self.rng,)
+
 
 structref.define_proxy(GeneratorHandle, GeneratorHandleType, ["rng"])
 
@@ -48,6 +56,11 @@ structref.define_proxy(GeneratorHandle, GeneratorHandleType, ["rng"])
 @jit
 def _new_handle(rng):
     return GeneratorHandle(rng)
+
+
+@jit
+def _handle_generator(handle):
+    return handle.rng
 
 
 def generator_handle(rng: np.random.Generator) -> GeneratorHandle:
