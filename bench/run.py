@@ -33,7 +33,8 @@ that is reported as "one-off kernel load per process" and not counted in the mod
 5. a reference model in idiomatic Mesa (bench/mesa_reference.py) on the same victims, at
    scale 1 (~29,000 victims), scale 4 (~118,000) and scale 16 (~470,000; quick: 1 and 4): the target is
    judged at full scale, the larger sizes show the ratio at the 10^5 to 10^6 agents the issue measured at;
-6. sweep throughput: full-scale runs per hour with 1 and 2 worker processes;
+6. sweep throughput: full-scale runs per hour with 1 and 2 worker processes (8 runs, quick: 2; the last
+   run's finish decides a sweep's time, so with fewer runs one slow run moves the efficiency by a tenth);
 7. a profile (cProfile) of the months after the warm-up at scale 1 and 16 (quick: 0.25 and 4):
    the month's time by function called from ``TraffickingModel.step``, to show what to optimise next;
    and, without the profiler, the month's time inside the compiled kernels and outside them.
@@ -840,7 +841,7 @@ def main() -> None:
     res["sweep"] = []
     res["runs_per_hour_1_worker"] = res["runs_per_hour_2_workers"] = res["parallel_efficiency"] = None
     if not args.skip_parallel:
-        n_runs = 2 if quick else 4
+        n_runs = 2 if quick else 8
         seeds = replicate_seeds(load_seed(), n_runs)
         say(f"sweep: {n_runs} full-scale runs of run_one with 1 and with 2 worker processes, best of {1 if quick else 2}")
         for workers in (1, 2):

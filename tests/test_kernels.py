@@ -805,6 +805,8 @@ def test_stratum_cdf(rng):
     _assert_same(reference.stratum_cdf(*args), (cdf, mean_success))
     assert (np.diff(cdf, axis=1) >= 0).all() and np.allclose(cdf[[r for r in range(cdf.shape[0]) if r // NF != 3], -1], 1)
     assert (cdf[3 * NF] == 0).all() and 0 < mean_success.max() <= 0.3
+    with pytest.raises(ValueError, match="three forms"):  # the compiled sums are written for the model's three forms
+        compiled.stratum_cdf(pool, args[1], link, args[3][:2])
 
 
 @pytest.mark.parametrize("scenario", ["baseline.toml", "combined.toml", "joint_investigations.toml"])

@@ -1003,27 +1003,51 @@ def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_
 def stratum_cdf(pool, success, link, susceptibility):
     n_origins, n_sex, n_age = pool.shape
     n_states, n_forms = link.shape[1], susceptibility.shape[0]
+    if n_forms != 3:
+        raise ValueError("stratum_cdf: the model's three forms of exploitation expected")
     n_strata = n_origins * n_sex * n_age
+    per_origin = n_sex * n_age
     cdf = np.empty((n_states * n_forms, n_strata))
     mean_success = np.empty(n_states * n_forms)
+    # the reference's products in the reference's order, ((pool x success) x link) x susceptibility and
+    # (pool x link) x susceptibility; a member state's three forms are summed side by side, each form's
+    # running sums the reference's, so their additions, independent of one another, overlap
+    weighted = np.empty(n_strata)
+    counted = np.empty(n_strata)
+    sus = np.empty((n_forms, n_strata))
+    j = 0
+    for o in range(n_origins):
+        for s in range(n_sex):
+            for a in range(n_age):
+                weighted[j] = pool[o, s, a] * success[o]
+                counted[j] = pool[o, s, a]
+                for f in range(n_forms):
+                    sus[f, j] = susceptibility[f, s, a]
+                j += 1
     for ms in range(n_states):
-        for f in range(n_forms):
-            row = ms * n_forms + f
-            total = 0.0
-            attempts = 0.0
-            j = 0
-            for o in range(n_origins):
-                for s in range(n_sex):
-                    for a in range(n_age):
-                        # the reference's products in the reference's order
-                        total += pool[o, s, a] * success[o] * link[o, ms] * susceptibility[f, s, a]
-                        attempts += pool[o, s, a] * link[o, ms] * susceptibility[f, s, a]
-                        cdf[row, j] = total
-                        j += 1
-            mean_success[row] = total / max(attempts, 1e-300)
+        row = ms * n_forms
+        total0 = total1 = total2 = 0.0
+        attempts0 = attempts1 = attempts2 = 0.0
+        for j in range(n_strata):
+            lk = link[j // per_origin, ms]
+            w = weighted[j] * lk
+            c = counted[j] * lk
+            total0 += w * sus[0, j]
+            total1 += w * sus[1, j]
+            total2 += w * sus[2, j]
+            attempts0 += c * sus[0, j]
+            attempts1 += c * sus[1, j]
+            attempts2 += c * sus[2, j]
+            cdf[row, j] = total0
+            cdf[row + 1, j] = total1
+            cdf[row + 2, j] = total2
+        mean_success[row] = total0 / max(attempts0, 1e-300)
+        mean_success[row + 1] = total1 / max(attempts1, 1e-300)
+        mean_success[row + 2] = total2 / max(attempts2, 1e-300)
+        for f, total in ((0, total0), (1, total1), (2, total2)):
             scale = max(total, 1e-300)
             for j in range(n_strata):
-                cdf[row, j] /= scale
+                cdf[row + f, j] /= scale
     return cdf, mean_success
 
 
