@@ -275,6 +275,24 @@ def test_entry_means(rng):
     assert (out[margin / ref[None, :] <= 0.1] == 0).all()  # only where the margin clears the hurdle
 
 
+def test_entrants_draw_what_numpy_draws(rng):
+    ref = np.array([3000.0, 1500.0, 1000.0])
+    margin = rng.standard_normal((N_STATES, NF)) * 2000
+    capacity, exploited = rng.random((N_STATES, NF)) * 500, rng.random((N_STATES, NF)) * 50
+    args = (margin, capacity, exploited, ref, 0.1, 3.6, 0.5, 5.0, 3.0, 3.0)
+    (ms, form, members, assets), out = _both_draw(lambda module, gen: module.entrants(gen, *args))
+    _assert_same((ms, form, members, assets), out)
+    assert [a.dtype for a in out] == [np.int64, np.int64, np.float64, np.float64] == [a.dtype for a in (ms, form, members, assets)]
+    assert ms.size > 10 and (np.diff(ms * NF + form) >= 0).all()  # cells ascending, as the counts were drawn
+    assert (members >= 3).all() and (members > 3).any() and np.array_equal(assets, 4 * 3.0 * ref[form])
+    # no group enters where no cell clears the hurdle: nothing drawn but the counts, all zero
+    none = _both_draw(lambda module, gen: module.entrants(gen, np.zeros((N_STATES, NF)), *args[1:]))
+    assert all(a.size == 0 for out in none for a in out)
+    for module in (reference, compiled):  # a negative mean (here a negative entry rate) is refused, as numpy refuses it
+        with pytest.raises(ValueError):
+            module.entrants(rng, *args[:6], -0.5, *args[7:])
+
+
 def test_group_money(rng):
     u = 3000
     ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)

@@ -39,6 +39,7 @@ class CrimeGroups:
 
         self.p, self.rng, self.n_states = p, rng, n_states
         self.kernels = kernels if kernels is not None else reference
+        self._rng_kernels = self.kernels.generator_handle(rng)  # the same generator, for kernels that draw
         self.decision = DecisionParams(
             p["groups.member_value_months"], p["police.suspects_per_member"], p["police.detention"],
             p["police.investigate_on_identification"], p["money.cost_share"], p["groups.risk_aversion"],
@@ -181,13 +182,10 @@ class CrimeGroups:
         where they enter follows demand x expected margin above the hurdle (after expected losses:
         identification, arrest, confiscation), so would-be traffickers go where the business pays best."""
         p = self.p
-        ref = self.ref_revenue
         group_size = p["groups.initial_members"] * p["groups.victims_per_member"] * 0.6
-        n_new = self.rng.poisson(self.kernels.entry_means(margin_eur, capacity, exploited, ref,
-                                                          p["groups.entry_hurdle"], group_size, p["groups.entry_rate"]))
-        ms, form = np.divmod(np.repeat(np.arange(n_new.size), n_new.ravel()), len(FORMS))
+        ms, form, members, assets = self.kernels.entrants(
+            self._rng_kernels, margin_eur, capacity, exploited, self.ref_revenue, p["groups.entry_hurdle"], group_size,
+            p["groups.entry_rate"], p["groups.initial_members"], p["groups.min_members"], p["money.start_capital_months"])
         if ms.size == 0:
             return ms
-        members = np.maximum(2 + self.rng.poisson(p["groups.initial_members"] - 2, ms.size), p["groups.min_members"])
-        assets = np.full(ms.size, p["money.start_capital_months"] * 4) * ref[form]
         return self.add(ms, form, members, assets, t)

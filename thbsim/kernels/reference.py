@@ -17,12 +17,11 @@ from thbsim.actors.enforcement import hazard_key
 from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
-__all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates", "pick_lowest",
-           "recruit_attributes", "desired_recruits", "entry_means", "group_money", "market_margin", "investigate", "courts",
-           "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover",
-           "demand_turnover", "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell",
-           "relocate_groups", "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion",
-           "owners", "live_cells", "generator_handle"]
+__all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates", "pick_lowest", "recruit_attributes",
+           "desired_recruits", "entry_means", "entrants", "group_money", "market_margin", "investigate", "courts", "group_courts",
+           "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover", "demand_month",
+           "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups", "move_victims",
+           "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "owners", "live_cells", "generator_handle"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -233,6 +232,21 @@ def entry_means(margin, capacity, exploited, ref_revenue, hurdle: float, group_s
     where = capacity * above**2
     share = where / np.maximum(where.sum(axis=0, keepdims=True), 1e-300)
     return total[None, :] * share
+
+
+def entrants(rng, margin, capacity, exploited, ref_revenue, hurdle: float, group_size: float, entry_rate: float,
+             initial_members: float, min_members: float, start_capital_months: float):
+    """New groups this month: how many per (member state, form) cell, Poisson with ``entry_means``, then each
+    new group's members (2 + Poisson(``initial_members`` - 2), at least ``min_members``) and start capital
+    (``start_capital_months`` x 4 x the form's reference revenue). Draws from ``rng``: the counts of every
+    cell (C order), then the members of every new group. Returns member state, form, members, assets."""
+    n_new = rng.poisson(entry_means(margin, capacity, exploited, ref_revenue, hurdle, group_size, entry_rate))
+    member_state, form = np.divmod(np.repeat(np.arange(n_new.size), n_new.ravel()), margin.shape[1])
+    if member_state.size == 0:
+        return member_state, form, np.zeros(0), np.zeros(0)
+    members = np.maximum(2 + rng.poisson(initial_members - 2, member_state.size), min_members).astype(np.float64)
+    assets = np.full(member_state.size, start_capital_months * 4) * ref_revenue[form]
+    return member_state, form, members, assets
 
 
 def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
