@@ -314,6 +314,32 @@ def test_group_money(rng):
     assert (spending >= n_recruits * rest[3] - 1e-9).all() and (after < 0).any()
 
 
+def test_freeze_assets_draws_what_numpy_draws(rng):
+    u = 2000
+    investigated = rng.random(u) < 0.3
+    member_state = rng.integers(0, N_STATES, u).astype(np.int16)
+    assets = rng.standard_normal(u) * 1e5  # some groups in debt: nothing of theirs is frozen
+    assets[:3] = (-0.0, 0.0, np.nan)
+    investigated[:3] = True
+    rates, shares = rng.random(N_STATES), rng.random(N_STATES) * 0.5
+    rates[:3] = 1.0  # the first rows are investigated financially whatever their uniform
+    member_state[:3] = (0, 1, 2)
+    pending = rng.random(N_STATES) * 1e6
+
+    def call(module, gen):
+        a, pend = assets.copy(), pending.copy()
+        return module.freeze_assets(gen, investigated, member_state, a, rates, shares, pend), a, pend
+
+    (frozen, a, pend), out = _both_draw(call)
+    _assert_same((frozen, a, pend), out)
+    assert not np.signbit(out[0][:2]).any() and np.isnan(out[0][2])  # numpy's maximum: +0.0 for -0.0, NaN kept
+    hit = (frozen != 0) & ~np.isnan(frozen)
+    assert hit.sum() > 50 and (investigated[hit]).all() and (assets[hit] > 0).all() and (frozen[assets < 0] == 0).all()
+    np.testing.assert_allclose(a[hit] + frozen[hit], assets[hit])
+    ok = ~np.isnan(frozen)
+    np.testing.assert_allclose(pend[3:] - pending[3:], np.bincount(member_state[ok], frozen[ok], N_STATES)[3:])
+
+
 def test_investigate(rng):
     u = 3000
     investigated = rng.random(u) < 0.3

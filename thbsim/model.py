@@ -97,7 +97,7 @@ class TraffickingModel(mesa.Model):
         self.enforcement = Enforcement(p, geo, self.streams["justice"], kernels=self.kernels)
         self.recruitment = Recruitment(p, geo, self.streams["recruitment"], self.streams["pools"], self.kernels)
         self.victims = Victims(capacity=int(60000 * p["scale"]) + 1024, find_free=self.kernels.first_free)
-        self.finance = Finance(p, n)
+        self.finance = Finance(p, n, self.streams["finance"], self.kernels)
         self.ledger = CostLedger(p)
         self.recorder = Recorder(len(self.months))
         # shocks (the context) act before levers (the policy response), whatever the file's order
@@ -271,7 +271,7 @@ class TraffickingModel(mesa.Model):
         prosecuted, convicted, orphan_prosecuted, orphan_convicted = enf.courts(g, self._cross_border_boost(e0, ge, u))
         suspects = enf.investigate(g, investigated, t)
         # 8. finance
-        frozen = self.finance.freeze(g, investigated, enf.finance_rate, enf.freeze_share, self.streams["finance"])
+        frozen = self.finance.freeze(g, investigated, enf.finance_rate, enf.freeze_share)
         confiscated = self.finance.decide()
 
         # 9. victims move on

@@ -37,21 +37,20 @@ def reference_revenue(p) -> np.ndarray:
 class Finance:
     """Frozen assets awaiting a confiscation decision, per member state."""
 
-    def __init__(self, p, n_states: int) -> None:
+    def __init__(self, p, n_states: int, rng: np.random.Generator, kernels=None) -> None:
+        from thbsim.kernels import reference
+
         self.p = p
         self.pending = np.zeros(n_states)
+        self.kernels = kernels if kernels is not None else reference
+        self._rng_kernels = self.kernels.generator_handle(rng)  # the finance stream, for the kernel that draws
 
-    def freeze(self, groups, investigated: np.ndarray, finance_rate: np.ndarray, freeze_share: np.ndarray,
-               rng: np.random.Generator) -> np.ndarray:
-        """Financial investigations on investigated groups freeze a share of assets; returns EUR per group."""
+    def freeze(self, groups, investigated: np.ndarray, finance_rate: np.ndarray, freeze_share: np.ndarray) -> np.ndarray:
+        """Financial investigations on investigated groups freeze a share of assets (one uniform per investigated
+        group, rows ascending, decides whether one follows); returns EUR per group, adds them to ``pending``."""
         u = groups.used
-        rows = np.flatnonzero(investigated)
-        rows = rows[rng.random(rows.size) < finance_rate[groups.member_state[rows]]]
-        frozen = np.zeros(u)
-        frozen[rows] = freeze_share[groups.member_state[rows]] * np.maximum(groups.assets[rows], 0.0)
-        groups.assets[rows] -= frozen[rows]
-        self.pending += np.bincount(groups.member_state[rows], weights=frozen[rows], minlength=self.pending.size)
-        return frozen
+        return self.kernels.freeze_assets(self._rng_kernels, investigated, groups.member_state[:u], groups.assets[:u],
+                                          finance_rate, freeze_share, self.pending)
 
     def decide(self) -> np.ndarray:
         """Confiscation decisions on frozen assets (a share of pending decided each month)."""

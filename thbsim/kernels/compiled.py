@@ -511,6 +511,38 @@ def entrants(rng, margin, capacity, exploited, ref_revenue, hurdle, group_size, 
 
 
 @jit
+def _positive_part(x):
+    # numpy's maximum(x, 0.0) on arrays: +0.0 for -0.0 (where max(x, 0.0) keeps -0.0), NaN for NaN
+    return 0.0 if x <= 0.0 else x
+
+
+@jit
+def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_share, pending):
+    rng = _generator(rng)
+    u = investigated.size
+    n_investigated = 0
+    for i in range(u):
+        n_investigated += investigated[i]
+    draws = np.empty(n_investigated)  # the reference's uniforms, all drawn before any is compared
+    for k in range(n_investigated):
+        draws[k] = rng.random()
+    frozen = np.zeros(u)
+    by_state = np.zeros(pending.size)  # sums per member state in row order from zero, as bincount's
+    k = 0
+    for i in range(u):
+        if investigated[i]:
+            ms = member_state[i]
+            if draws[k] < finance_rate[ms]:
+                frozen[i] = freeze_share[ms] * _positive_part(assets[i])
+                assets[i] -= frozen[i]
+                by_state[ms] += frozen[i]
+            k += 1
+    for m in range(pending.size):
+        pending[m] += by_state[m]
+    return frozen
+
+
+@jit
 def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
                 u_named, u_detained):
     suspects = np.zeros(investigated.size, np.int64)

@@ -18,10 +18,11 @@ from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates", "pick_lowest", "recruit_attributes",
-           "desired_recruits", "entry_means", "entrants", "group_money", "market_margin", "investigate", "courts", "group_courts",
-           "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover", "demand_month",
-           "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups", "move_victims",
-           "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "owners", "live_cells", "generator_handle"]
+           "desired_recruits", "entry_means", "entrants", "freeze_assets", "group_money", "market_margin", "investigate", "courts",
+           "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
+           "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
+           "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "owners", "live_cells",
+           "generator_handle"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -247,6 +248,20 @@ def entrants(rng, margin, capacity, exploited, ref_revenue, hurdle: float, group
     members = np.maximum(2 + rng.poisson(initial_members - 2, member_state.size), min_members).astype(np.float64)
     assets = np.full(member_state.size, start_capital_months * 4) * ref_revenue[form]
     return member_state, form, members, assets
+
+
+def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_share, pending):
+    """Financial investigations: each investigated group (rows ascending, one uniform each from ``rng``) is
+    investigated financially with its member state's ``finance_rate``, which freezes ``freeze_share`` of its
+    assets (none of its debts). Takes them from ``assets`` and adds them, summed per member state, to
+    ``pending`` (both in place); returns the EUR frozen per group."""
+    rows = np.flatnonzero(investigated)
+    rows = rows[rng.random(rows.size) < finance_rate[member_state[rows]]]
+    frozen = np.zeros(investigated.size)
+    frozen[rows] = freeze_share[member_state[rows]] * np.maximum(assets[rows], 0.0)
+    assets[rows] -= frozen[rows]
+    pending += np.bincount(member_state[rows], weights=frozen[rows], minlength=pending.size)
+    return frozen
 
 
 def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
