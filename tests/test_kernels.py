@@ -344,12 +344,12 @@ def test_investigate(rng):
     u = 3000
     investigated = rng.random(u) < 0.3
     members, pending = rng.integers(0, 15, u), rng.integers(0, 4, u)
-    k = np.count_nonzero(investigated)
-    uniforms = rng.random(k), rng.random(k)
-    outs = []
-    for module in (reference, compiled):
+
+    def call(module, gen):
         a = [members.copy(), pending.copy(), np.full(u, -5, np.int32)]
-        outs.append((module.investigate(investigated, *a, 17, 0.8, 0.5, *uniforms), *a))
+        return module.investigate(gen, investigated, *a, 17, 0.8, 0.5), *a
+
+    outs = _both_draw(call)
     _assert_same(outs[0], outs[1])
     suspects, members_after, pending_after, at = outs[1]
     assert (suspects[~investigated] == 0).all() and (suspects <= members).all() and suspects.sum() > 0
@@ -489,11 +489,12 @@ def test_member_changes(rng):
     alive = rng.random(u) < 0.7
     members = rng.integers(0, 20, u)
     join_mean = members * 0.05 * np.minimum(rng.random(u) * 2, 1.0)
-    uniforms = rng.random(np.count_nonzero(alive)), rng.random(np.count_nonzero(alive))
-    outs = []
-    for module in (reference, compiled):
+
+    def call(module, gen):
         a, m = alive.copy(), members.copy()
-        outs.append((module.member_changes(a, m, join_mean, np.exp(-join_mean), 0.04, 3.0, *uniforms), a, m))
+        return module.member_changes(gen, a, m, join_mean, np.exp(-join_mean), 0.04, 3.0), a, m
+
+    outs = _both_draw(call)
     _assert_same(outs[0], outs[1])
     dismantled, a, m = outs[1]
     assert dismantled.size > 0 and not a[dismantled].any() and alive[dismantled].all()
@@ -704,15 +705,17 @@ def test_relocate_groups(rng):
     margin = rng.standard_normal((N_STATES, NF)) * 300
     capacity = rng.random((N_STATES, NF)) * 100
     capacity[7] = 0.0  # a member state no group can move to
-    u_reconsider = rng.random(np.count_nonzero(alive))
-    u_destination = rng.random(np.count_nonzero(u_reconsider < 0.2))
-    outs = []
-    for module in (reference, compiled):
+
+    def call(module, gen):
         m = ms.copy()
-        rows, old = module.relocate_groups(alive, m, form, margin, capacity, 0.2, 0.1, np.array([1e3, 8e2, 5e2]),
-                                           u_reconsider, u_destination)
-        outs.append((rows, old, m))
+        rows, old = module.relocate_groups(gen, alive, m, form, margin, capacity, 0.2, 0.1, np.array([1e3, 8e2, 5e2]))
+        return rows, old, m
+
+    outs = _both_draw(call)
     _assert_same(outs[0], outs[1])
+    none = _both_draw(lambda module, gen: module.relocate_groups(gen, alive, ms.copy(), form, margin, capacity, 0.0, 0.1,
+                                                                  np.array([1e3, 8e2, 5e2])))
+    assert none[0][0].size == none[1][0].size == 0  # nobody reconsiders: one uniform per living group drawn, no more
     rows, old, m = outs[1]
     assert rows.size > 0 and alive[rows].all() and (old == ms[rows]).all() and (m[rows] != 7).all()
     assert (margin[m[rows], form[rows]] > margin[old, form[rows]]).all()

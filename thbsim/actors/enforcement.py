@@ -134,13 +134,10 @@ class Enforcement:
 
     def investigate(self, groups, investigated: np.ndarray, t: int) -> np.ndarray:
         """Name suspects in investigated groups, detain some; returns suspects per group."""
-        p, rng, u = self.p, self.rng_justice, groups.used
-        k = np.count_nonzero(investigated)
-        u_named = rng.random(k)  # suspects named, then detained: one uniform each per group, rows ascending
-        u_detained = rng.random(k)
-        return self.kernels.investigate(investigated, groups.members[:u], groups.pending_decision[:u],
-                                        groups.investigated_at[:u], t, p["police.suspects_per_member"],
-                                        p["police.detention"], u_named, u_detained)
+        p, u = self.p, groups.used
+        return self.kernels.investigate(self._justice_kernels, investigated, groups.members[:u],
+                                        groups.pending_decision[:u], groups.investigated_at[:u], t,
+                                        p["police.suspects_per_member"], p["police.detention"])
 
     def courts(self, groups, boost: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Prosecution decisions and verdicts with geometric lags; convicted members leave.

@@ -158,22 +158,17 @@ class CrimeGroups:
 
         ``margin``: expected margin per victim-month per (member state, form), from last month.
         """
-        p, u, rng = self.p, self.used, self.rng
-        u_reconsider = rng.random(np.count_nonzero(self.alive[:u]))  # one per living group, then one per mover
-        u_destination = rng.random(np.count_nonzero(u_reconsider < p["groups.mobility"]))
-        return self.kernels.relocate_groups(self.alive[:u], self.member_state[:u], self.form[:u], margin, capacity,
-                                            p["groups.mobility"], p["groups.relocation_gain"], self.ref_revenue,
-                                            u_reconsider, u_destination)
+        p, u = self.p, self.used
+        return self.kernels.relocate_groups(self._rng_kernels, self.alive[:u], self.member_state[:u], self.form[:u],
+                                            margin, capacity, p["groups.mobility"], p["groups.relocation_gain"],
+                                            self.ref_revenue)
 
     def update_members(self, t: int) -> np.ndarray:
         """Members join profitable groups and quit; returns rows dismantled this month."""
         p, u = self.p, self.used
         join_mean = self.members[:u] * p["groups.member_growth"] * np.minimum(self.profitability, 1.0)
-        n_live = np.count_nonzero(self.alive[:u])
-        u_join = self.rng.random(n_live)  # one per living group for the joins, then one each for the quits
-        u_quit = self.rng.random(n_live)
-        dismantled = self.kernels.member_changes(self.alive[:u], self.members[:u], join_mean, np.exp(-join_mean),
-                                                 p["groups.member_quit"], p["groups.min_members"], u_join, u_quit)
+        dismantled = self.kernels.member_changes(self._rng_kernels, self.alive[:u], self.members[:u], join_mean,
+                                                 np.exp(-join_mean), p["groups.member_quit"], p["groups.min_members"])
         self.died[dismantled] = t
         return dismantled
 

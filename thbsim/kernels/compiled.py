@@ -543,17 +543,19 @@ def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_
 
 
 @jit
-def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
-                u_named, u_detained):
+def investigate(rng, investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention):
+    rng = _generator(rng)
+    # the reference's uniforms in its order: one per investigated group for the suspects named, then one each
+    # for the suspects detained
     suspects = np.zeros(investigated.size, np.int64)
-    k = 0
     for i in range(investigated.size):
         if investigated[i]:
             investigated_at[i] = t
-            suspects[i] = _binomial(members[i], suspects_per_member, u_named[k])
-            members[i] -= _binomial(suspects[i], detention, u_detained[k])
+            suspects[i] = _binomial(members[i], suspects_per_member, rng.random())
+    for i in range(investigated.size):
+        if investigated[i]:
+            members[i] -= _binomial(suspects[i], detention, rng.random())
             pending_decision[i] += suspects[i]
-            k += 1
     return suspects
 
 
@@ -808,17 +810,20 @@ def user_cases(rng, knowing_users, p_detect, decide_p, verdict_p, pending_decisi
 
 
 @jit
-def member_changes(alive, members, join_mean, join_p0, quit, min_members, u_join, u_quit):
-    # one uniform of each array per living row (ascending)
+def member_changes(rng, alive, members, join_mean, join_p0, quit, min_members):
+    rng = _generator(rng)
+    # the reference's uniforms in its order: one per living row (ascending) for the joins, then one each for
+    # the quits
     u = alive.size
-    n_dismantled = 0
-    quit_table = _binomial_table(quit)
-    k = 0
+    joined = np.zeros(u, np.int64)
     for i in range(u):
         if alive[i]:
-            joined = _poisson(join_mean[i], join_p0[i], u_join[k])
-            members[i] = members[i] + joined - _binomial_tabled(members[i], quit, u_quit[k], quit_table)
-            k += 1
+            joined[i] = _poisson(join_mean[i], join_p0[i], rng.random())
+    n_dismantled = 0
+    quit_table = _binomial_table(quit)
+    for i in range(u):
+        if alive[i]:
+            members[i] = members[i] + joined[i] - _binomial_tabled(members[i], quit, rng.random(), quit_table)
         if members[i] < 0:
             members[i] = 0
         if alive[i] and members[i] < min_members:
@@ -936,19 +941,16 @@ def pick_in_cell(alive, member_state, form, n_forms, n_cells, cell, u):
 
 
 @jit
-def relocate_groups(alive, member_state, form, margin, capacity, mobility, gain, ref_revenue, u_reconsider,
-                    u_destination):
+def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, gain, ref_revenue):
+    rng = _generator(rng)
     u = alive.size
     n_states, n_forms = margin.shape
     movers = np.empty(u, np.int64)
     n_movers = 0
-    k = 0
-    for i in range(u):  # one uniform per living group
+    for i in range(u):  # the reference's uniforms in its order: one per living group (ascending) ...
         if alive[i]:
-            if u_reconsider[k] < mobility:
-                movers[n_movers] = i
-                n_movers += 1
-            k += 1
+            movers[n_movers] = i
+            n_movers += rng.random() < mobility
     rows = np.empty(n_movers, np.int64)
     old = np.empty(n_movers, member_state.dtype)
     if n_movers == 0:
@@ -965,10 +967,10 @@ def relocate_groups(alive, member_state, form, margin, capacity, mobility, gain,
         for s in range(n_states):
             cdf[f, s] /= scale
     k = 0
-    for j in range(n_movers):  # the second block: one per group reconsidering
+    for j in range(n_movers):  # ... then one per group reconsidering
         i = movers[j]
         f = np.int64(form[i])
-        dest = _search_row(cdf, f, u_destination[j])
+        dest = _search_row(cdf, f, rng.random())
         home = member_state[i]
         if (margin[dest, f] - margin[home, f]) > gain * ref_revenue[f] and weight[f, dest] > 0:
             rows[k] = i

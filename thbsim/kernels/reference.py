@@ -3,9 +3,10 @@
 Each function is one block of the step over victim or group rows. Most draw no random numbers: the
 model draws them (for victims, one 64-bit word per row and month, two 32-bit uniforms,
 ``split_uniforms``) and passes them in, so a compiled kernel given the same inputs returns the same
-outputs, bit for bit. ``group_courts``, ``member_changes`` and ``relocate_groups`` draw uniforms, and
-``pooled_courts`` and ``turnover`` numpy's binomials and Poisson counts, from the generator they are
-given, in an order the compiled versions repeat. Small binomial and Poisson counts are drawn by
+outputs, bit for bit. Those given a generator (``investigate``, ``member_changes``, ``relocate_groups``,
+``freeze_assets``, ``group_courts`` and ``courts`` uniforms; ``entrants``, ``pooled_courts``, ``user_cases``,
+``turnover`` and demand's numpy's binomials and Poisson counts; ``recruit_attributes``) draw from it in an
+order the compiled versions repeat. Small binomial and Poisson counts are drawn by
 inversion (``binomial_inversion``, ``poisson_inversion``) with arithmetic both versions do alike.
 """
 
@@ -264,12 +265,14 @@ def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_
     return frozen
 
 
-def investigate(investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention,
-                u_named, u_detained):
+def investigate(rng, investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention):
     """Investigations of the groups flagged in ``investigated``: suspects named among the members, some
     detained (they leave the group), every suspect awaiting a prosecution decision. Two uniforms per
-    investigated group (rows ascending). Returns suspects per group."""
+    investigated group from ``rng`` (rows ascending: every group's for the suspects named, then every
+    group's for those detained). Returns suspects per group."""
     rows = np.flatnonzero(investigated)
+    u_named = rng.random(rows.size)
+    u_detained = rng.random(rows.size)
     investigated_at[rows] = t
     suspects = np.zeros(investigated.size, np.int64)
     suspects[rows] = binomial_inversion(members[rows], suspects_per_member, u_named)
@@ -442,12 +445,15 @@ def user_cases(rng, knowing_users, p_detect, decide_p: float, verdict_p: float, 
     return suspects, prosecuted, convicted, rng.binomial(suspects, found_per_suspect)
 
 
-def member_changes(alive, members, join_mean, join_p0, quit: float, min_members: float, u_join, u_quit) -> np.ndarray:
+def member_changes(rng, alive, members, join_mean, join_p0, quit: float, min_members: float) -> np.ndarray:
     """Members join living groups (Poisson with mean ``join_mean``; ``join_p0`` = exp(-join_mean)) and
     quit them (binomial, ``quit`` each); a group left with fewer than ``min_members`` is dismantled
-    (``alive`` set False in place). Changes ``members`` in place; returns the dismantled rows. One
-    uniform per living group (rows ascending) for the joins (``u_join``) and one for the quits (``u_quit``)."""
+    (``alive`` set False in place). Changes ``members`` in place; returns the dismantled rows. Two uniforms
+    per living group from ``rng`` (rows ascending: every group's for the joins, then every group's for the
+    quits)."""
     live = np.flatnonzero(alive)
+    u_join = rng.random(live.size)
+    u_quit = rng.random(live.size)
     m_live = members[live]
     joined = poisson_inversion(join_mean[live], join_p0[live], u_join)
     members[live] = m_live + joined - binomial_inversion(m_live, quit, u_quit)
@@ -523,18 +529,17 @@ def pick_in_cell(alive, member_state, form, n_forms: int, n_cells: int, cell, u)
     return np.where(c > 0, live[order][np.minimum(pick, live.size - 1)], -1)
 
 
-def relocate_groups(alive, member_state, form, margin, capacity, mobility: float, gain: float, ref_revenue,
-                    u_reconsider, u_destination):
+def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility: float, gain: float, ref_revenue):
     """Each living group reconsiders where to exploit with probability ``mobility``: it draws a member
     state in proportion to demand (``capacity``) x expected margin for its form, and moves there (its
     ``member_state`` changed in place) if the margin beats home by more than ``gain`` x the form's
-    reference revenue. Returns the rows that moved and their old member states. One uniform per living
-    group (``u_reconsider``, rows ascending), then one per group reconsidering (``u_destination``: as many
-    as ``u_reconsider`` has values below ``mobility``)."""
+    reference revenue. Returns the rows that moved and their old member states. Uniforms from ``rng``: one
+    per living group (rows ascending), then one per group reconsidering, for its destination."""
     live = np.flatnonzero(alive)
-    movers = live[u_reconsider < mobility]
+    movers = live[rng.random(live.size) < mobility]
     if movers.size == 0:
         return movers, member_state[movers]
+    u_destination = rng.random(movers.size)
     weight = capacity.T * np.maximum(margin.T, 0.0)  # form x member state
     cdf = np.cumsum(weight, axis=1)
     cdf /= np.maximum(cdf[:, -1:], 1e-300)
