@@ -187,7 +187,7 @@ class TraffickingModel(mesa.Model):
     def step(self) -> None:
         t, p, g, v = self.t, self.p, self.groups, self.victims
         n = self.geo.n_states
-        rec = self.recorder
+        rec = self.recorder.data  # indicator -> array over months; the month's values are written in place
         state, grp_v = v.state, v.group
         self._compact_rows(t)
         # 1. levers and shocks act on the mechanisms (policy arrays start from the baseline each month; only
@@ -286,7 +286,7 @@ class TraffickingModel(mesa.Model):
         grp_v[re_rows] = new_group
         v.state_since[re_rows] = t
         v.times_trafficked[re_rows] += 1
-        self._register(rows_ident, self.streams["registration"], rec.data["registered"][t])
+        self._register(rows_ident, self.streams["registration"], rec["registered"][t])
         cell_v = v.cell
 
         def vic(rows):
@@ -322,51 +322,51 @@ class TraffickingModel(mesa.Model):
         identified_ms = flows["identified"]
         for name, s in (("victims_recruited", RECRUITED), ("victims_exploited", EXPLOITED),
                         ("victims_identified", IDENTIFIED), ("victims_supported", SUPPORTED)):
-            rec[name, t] = self._stocks[s].reshape(n, NF)
+            rec[name][t] = self._stocks[s].reshape(n, NF)
         for name, value in flows.items():
-            rec[name, t] = value
-        rec["identified_by_channel", t] = by_channel.reshape(n, N_CHANNELS)
-        rec["suspects", t] = suspects_ms
-        rec["prosecutions", t] = prosecuted_ms + orphan_prosecuted
-        rec["convictions", t] = convicted_ms + orphan_convicted
-        rec["user_suspects", t] = user_s
-        rec["user_prosecutions", t] = user_p
-        rec["user_convictions", t] = user_c
-        rec["investigations", t] = investigations_ms
-        rec["raids", t] = raids_ms
-        rec["groups_dismantled", t] = dismantled_c
-        rec["group_revenue", t] = revenue_c
-        rec["group_profit", t] = profit_c
-        rec["group_spending", t] = spending_c
-        rec["assets_frozen", t] = frozen_c
+            rec[name][t] = value
+        rec["identified_by_channel"][t] = by_channel.reshape(n, N_CHANNELS)
+        rec["suspects"][t] = suspects_ms
+        rec["prosecutions"][t] = prosecuted_ms + orphan_prosecuted
+        rec["convictions"][t] = convicted_ms + orphan_convicted
+        rec["user_suspects"][t] = user_s
+        rec["user_prosecutions"][t] = user_p
+        rec["user_convictions"][t] = user_c
+        rec["investigations"][t] = investigations_ms
+        rec["raids"][t] = raids_ms
+        rec["groups_dismantled"][t] = dismantled_c
+        rec["group_revenue"][t] = revenue_c
+        rec["group_profit"][t] = profit_c
+        rec["group_spending"][t] = spending_c
+        rec["assets_frozen"][t] = frozen_c
         ent_cells = g.member_state[entrants].astype(np.int64) * NF + g.form[entrants]
-        rec["groups_entered", t] = np.bincount(ent_cells, minlength=n * NF).reshape(n, NF)
-        rec["entry_capital", t] = np.bincount(ent_cells, weights=g.assets[entrants], minlength=n * NF).reshape(n, NF)
+        rec["groups_entered"][t] = np.bincount(ent_cells, minlength=n * NF).reshape(n, NF)
+        rec["entry_capital"][t] = np.bincount(ent_cells, weights=g.assets[entrants], minlength=n * NF).reshape(n, NF)
         # stocks of groups after entry (new groups included)
         u2 = g.used
         active_c, members_c, assets_c = kern.group_sums(
             g.live_cells(), (g.alive[:u2], g.members[:u2], g.assets[:u2]), n * NF).reshape(3, n, NF)
-        rec["groups_active", t] = active_c
-        rec["group_members", t] = members_c
-        rec["group_assets", t] = assets_c
-        rec["assets_confiscated", t] = confiscated
-        rec["users", t] = self.demand.users
-        rec["knowing_users", t] = self.demand.knowing_users
-        rec["employers_willing", t] = self.demand.employers.sum(axis=1)
-        rec["price", t] = self.demand.price
-        rec["demand_capacity", t] = self.demand.capacity
-        rec["inspection_checks", t] = (self.demand.workers * (enf.inspection_coverage + enf.extra_coverage)).sum(axis=1)
-        rec["social_cost", t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
+        rec["groups_active"][t] = active_c
+        rec["group_members"][t] = members_c
+        rec["group_assets"][t] = assets_c
+        rec["assets_confiscated"][t] = confiscated
+        rec["users"][t] = self.demand.users
+        rec["knowing_users"][t] = self.demand.knowing_users
+        rec["employers_willing"][t] = self.demand.employers.sum(axis=1)
+        rec["price"][t] = self.demand.price
+        rec["demand_capacity"][t] = self.demand.capacity
+        rec["inspection_checks"][t] = (self.demand.workers * (enf.inspection_coverage + enf.extra_coverage)).sum(axis=1)
+        rec["social_cost"][t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
                                                   self.support.health_cost)
         if self.levers:  # what the levers' costs count this month
             self._month = SimpleNamespace(
                 user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, N_CHANNELS),
                 investigations=investigations_ms, frozen_groups=frozen_groups_ms,
-                supported=self._stocks[SUPPORTED].reshape(n, NF).sum(axis=1), checks=rec.data["inspection_checks"][t])
+                supported=self._stocks[SUPPORTED].reshape(n, NF).sum(axis=1), checks=rec["inspection_checks"][t])
             for lever in self.levers:
                 if lever.active(self, t):
                     self.lever_cost[:, LEVER_KINDS.index(lever.kind)] += lever.cost(self)
-            rec["lever_cost", t] = self.lever_cost
+            rec["lever_cost"][t] = self.lever_cost
         self.t += 1
         self.running = self.t < len(self.months)  # mesa's batch_run stops at the end of the horizon
 
