@@ -357,7 +357,7 @@ class TraffickingModel(mesa.Model):
         rec["demand_capacity"][t] = self.demand.capacity
         rec["inspection_checks"][t] = (self.demand.workers * (enf.inspection_coverage + enf.extra_coverage)).sum(axis=1)
         rec["social_cost"][t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
-                                                  self.support.health_cost)
+                                                     self.support.health_cost)
         if self.levers:  # what the levers' costs count this month
             self._month = SimpleNamespace(
                 user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, N_CHANNELS),
