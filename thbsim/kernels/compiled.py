@@ -485,22 +485,14 @@ def entrants(rng, margin, capacity, exploited, ref_revenue, hurdle, group_size, 
     rng = _generator(rng)
     # the reference's draws in its order: every cell's count (C order), then every new group's members
     mean = entry_means(margin, capacity, exploited, ref_revenue, hurdle, group_size, entry_rate).reshape(-1)
-    n_forms = margin.shape[1]
     n_new = np.empty(mean.size, np.int64)
-    total = 0
     for c in range(mean.size):
         if not mean[c] >= 0.0:
             raise ValueError("entrants: a mean of new groups is negative or not a number")
         n_new[c] = rng.poisson(mean[c])
-        total += n_new[c]
-    member_state = np.empty(total, np.int64)
-    form = np.empty(total, np.int64)
-    k = 0
-    for c in range(mean.size):
-        for _ in range(n_new[c]):
-            member_state[k] = c // n_forms
-            form[k] = c % n_forms
-            k += 1
+    cells = owners(n_new)  # each new group's cell, ascending
+    member_state, form = cells // margin.shape[1], cells % margin.shape[1]
+    total = cells.size
     members = np.empty(total)
     assets = np.empty(total)
     capital = start_capital_months * 4

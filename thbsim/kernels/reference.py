@@ -243,7 +243,7 @@ def entrants(rng, margin, capacity, exploited, ref_revenue, hurdle: float, group
     (``start_capital_months`` x 4 x the form's reference revenue). Draws from ``rng``: the counts of every
     cell (C order), then the members of every new group. Returns member state, form, members, assets."""
     n_new = rng.poisson(entry_means(margin, capacity, exploited, ref_revenue, hurdle, group_size, entry_rate))
-    member_state, form = np.divmod(np.repeat(np.arange(n_new.size), n_new.ravel()), margin.shape[1])
+    member_state, form = np.divmod(owners(n_new.ravel()), margin.shape[1])  # each new group's cell, ascending
     if member_state.size == 0:
         return member_state, form, np.zeros(0), np.zeros(0)
     members = np.maximum(2 + rng.poisson(initial_members - 2, member_state.size), min_members).astype(np.float64)
