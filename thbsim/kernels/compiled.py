@@ -512,23 +512,15 @@ def _positive_part(x):
 def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_share, pending):
     rng = _generator(rng)
     u = investigated.size
-    n_investigated = 0
-    for i in range(u):
-        n_investigated += investigated[i]
-    draws = np.empty(n_investigated)  # the reference's uniforms, all drawn before any is compared
-    for k in range(n_investigated):
-        draws[k] = rng.random()
     frozen = np.zeros(u)
     by_state = np.zeros(pending.size)  # sums per member state in row order from zero, as bincount's
-    k = 0
     for i in range(u):
-        if investigated[i]:
+        if investigated[i]:  # the reference's uniforms in its order: one per investigated group, ascending
             ms = member_state[i]
-            if draws[k] < finance_rate[ms]:
+            if rng.random() < finance_rate[ms]:
                 frozen[i] = freeze_share[ms] * _positive_part(assets[i])
                 assets[i] -= frozen[i]
                 by_state[ms] += frozen[i]
-            k += 1
     for m in range(pending.size):
         pending[m] += by_state[m]
     return frozen
