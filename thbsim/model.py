@@ -515,3 +515,22 @@ class TraffickingModel(mesa.Model):
     def results_table(self) -> pd.DataFrame:
         first = max(0, self.month_index(self.scenario.output_from))
         return self.recorder.table(self.months, first)
+
+    # ------------------------------------------------------------------ lifetime
+    def close(self) -> None:
+        """Free the model's memory now (arrays, records, generators); the model cannot be used afterwards.
+
+        Mesa keeps references from a model to itself (its step wrapper holds the model's bound methods), so
+        a model nobody uses any more is freed only when Python's cyclic garbage collector next runs a full
+        collection, which can be many models later: a worker running model after model would hold several,
+        each with its arrays and records (some 100 MB at full scale). Dropping the model's attributes breaks
+        the cycle, whatever Mesa version made it. thbsim's runners close each model once its results are taken.
+        """
+        self.__dict__.clear()
+        self.running = False  # a loop over ``running`` (Mesa's batch_run) stops
+
+    def __enter__(self) -> TraffickingModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -64,12 +64,13 @@ def run_one(scenario: Scenario, seed: int, replicate: int = 0, progress=None, wi
     from thbsim.model import TraffickingModel
     from thbsim.targets import RunStats
 
-    model = TraffickingModel(scenario, seed=seed)
-    model.run(progress)
-    table = model.results_table()
+    with TraffickingModel(scenario, seed=seed) as model:  # closed when done: its memory is freed at once
+        model.run(progress)
+        table = model.results_table()
+        stats = RunStats.from_model(model) if with_stats else None
     table.insert(0, "seed", seed)
     table.insert(0, "replicate", replicate)
-    return (table, RunStats.from_model(model)) if with_stats else table
+    return (table, stats) if with_stats else table
 
 
 def _concat(tables: list[pd.DataFrame]) -> pd.DataFrame:

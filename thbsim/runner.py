@@ -110,9 +110,10 @@ def simulate(spec: RunSpec) -> pd.DataFrame:
     from thbsim.model import TraffickingModel
     from thbsim.targets import RunStats
 
-    model = TraffickingModel(spec.resolved(), seed=spec.seed)
-    model.run()
-    out = outcomes_from_stats(RunStats.from_model(model), detail=spec.detail)
+    with TraffickingModel(spec.resolved(), seed=spec.seed) as model:  # closed when done: its memory is freed at once
+        model.run()
+        stats = RunStats.from_model(model)
+    out = outcomes_from_stats(stats, detail=spec.detail)
     out.insert(0, "run_id", spec.run_id)
     out.insert(1, "scenario", spec.scenario.name)
     out.insert(2, "sample", spec.sample)
