@@ -34,7 +34,9 @@ that is reported as "one-off kernel load per process" and not counted in the mod
    scale 1 (~29,000 victims), scale 4 (~118,000) and scale 16 (~470,000; quick: 1 and 4): the target is
    judged at full scale, the larger sizes show the ratio at the 10^5 to 10^6 agents the issue measured at;
 6. sweep throughput: full-scale runs per hour with 1 and 2 worker processes (8 runs, quick: 2; the last
-   run's finish decides a sweep's time, so with fewer runs one slow run moves the efficiency by a tenth);
+   run's finish decides a sweep's time, so with fewer runs one slow run moves the efficiency by a tenth),
+   the best of three sweeps each (quick: one), the 1- and 2-worker sweeps alternating so that the machine's
+   drift falls on both;
 7. a profile (cProfile) of the months after the warm-up at scale 1 and 16 (quick: 0.25 and 4):
    the month's time by function called from ``TraffickingModel.step``, to show what to optimise next;
    and, without the profiler, the month's time inside the compiled kernels and outside them.
@@ -456,20 +458,28 @@ def sweep(workers: int, n_runs: int, scale: float, seeds: list[int], kernels: st
     }
 
 
-def best_sweep(workers: int, n_runs: int, scale: float, seeds: list[int], repeats: int, kernels: str, say: Say) -> dict:
-    """The best of ``repeats`` sweeps (a busy machine only slows a sweep down)."""
-    tries = []
-    for _ in range(repeats):
-        sw = sweep(workers, n_runs, scale, seeds, kernels)
-        tries.append(sw)
-        say(f"  {workers} worker{'s' if workers > 1 else ''}: {sw['elapsed_s']:.1f} s, "
-            f"{sw['runs_per_hour']:,.0f} runs per hour (pool start-up with warm-up {sw['pool_startup_s']:.1f} s, "
-            f"runs {', '.join(f'{x:.1f}' for x in sw['run_s'])} s; other processes used {sw['other_processes_cpu_s']:.1f} "
-            "CPU-s meanwhile)")
-    best = dict(max(tries, key=lambda sw: sw["runs_per_hour"]))
-    best["tries"] = len(tries)
-    best["runs_per_hour_all"] = [sw["runs_per_hour"] for sw in tries]
-    return best
+def best_sweeps(n_runs: int, scale: float, seeds: list[int], repeats: int, kernels: str, say: Say) -> tuple[list[dict], list[float]]:
+    """The best of ``repeats`` sweeps with 1 worker and with 2 (a busy machine only slows a sweep down), the
+    two alternating (1, 2, then 2, 1, ...) so that the machine's drift between sweeps falls on both alike;
+    and the parallel efficiency of each round (a 1-worker sweep and the 2-worker sweep next to it)."""
+    tries: dict[int, list[dict]] = {1: [], 2: []}
+    rounds = []
+    for r in range(repeats):
+        for workers in (1, 2) if r % 2 == 0 else (2, 1):
+            sw = sweep(workers, n_runs, scale, seeds, kernels)
+            tries[workers].append(sw)
+            say(f"  {workers} worker{'s' if workers > 1 else ''}: {sw['elapsed_s']:.1f} s, "
+                f"{sw['runs_per_hour']:,.0f} runs per hour (pool start-up with warm-up {sw['pool_startup_s']:.1f} s, "
+                f"runs {', '.join(f'{x:.1f}' for x in sw['run_s'])} s; other processes used "
+                f"{sw['other_processes_cpu_s']:.1f} CPU-s meanwhile)")
+        rounds.append(tries[2][-1]["runs_per_hour"] / (2 * tries[1][-1]["runs_per_hour"]))
+    best = []
+    for workers in (1, 2):
+        b = dict(max(tries[workers], key=lambda sw: sw["runs_per_hour"]))
+        b["tries"] = len(tries[workers])
+        b["runs_per_hour_all"] = [sw["runs_per_hour"] for sw in tries[workers]]
+        best.append(b)
+    return best, rounds
 
 
 # ---------------------------------------------------------------------------- report
@@ -702,7 +712,10 @@ def markdown(res: dict) -> str:
             lines.append(f"| {sw['workers']} | {sw['runs']} | {sw['elapsed_s']:.1f} s | {sw['runs_per_hour']:,.0f} "
                          f"(best of {sw['tries']}) | {', '.join(f'{x:.2f}' for x in sw['run_s'])} | "
                          f"{sw['pool_startup_s']:.1f} s | {sw['other_processes_cpu_s']:.1f} CPU-s |")
-        lines += ["", f"Parallel efficiency, throughput(2) / (2 x throughput(1)): **{res['parallel_efficiency']:.0%}**."]
+        lines += ["", f"Parallel efficiency, throughput(2) / (2 x throughput(1)): **{res['parallel_efficiency']:.0%}** "
+                  "(the best sweep of each); the sweeps alternated, 1 worker then 2, then 2 then 1, and so on; each "
+                  "round's 2-worker sweep against its 1-worker sweep: "
+                  f"{', '.join(f'{x:.0%}' for x in res.get('parallel_efficiency_rounds', []))}."]
     else:
         lines.append("Not measured (`--skip-parallel`).")
     if res.get("profile"):
@@ -843,13 +856,15 @@ def main() -> None:
     if not args.skip_parallel:
         n_runs = 2 if quick else 8
         seeds = replicate_seeds(load_seed(), n_runs)
-        say(f"sweep: {n_runs} full-scale runs of run_one with 1 and with 2 worker processes, best of {1 if quick else 2}")
-        for workers in (1, 2):
-            res["sweep"].append(best_sweep(workers, n_runs, 1.0, seeds, 1 if quick else 2, kernels, say))
+        repeats = 1 if quick else 3
+        say(f"sweep: {n_runs} full-scale runs of run_one with 1 and with 2 worker processes, best of {repeats}, "
+            "alternating")
+        res["sweep"], res["parallel_efficiency_rounds"] = best_sweeps(n_runs, 1.0, seeds, repeats, kernels, say)
         r1, r2 = (sw["runs_per_hour"] for sw in res["sweep"])
         res["runs_per_hour_1_worker"], res["runs_per_hour_2_workers"] = r1, r2
         res["parallel_efficiency"] = r2 / (2 * r1)
-        say(f"  parallel efficiency {res['parallel_efficiency']:.0%}")
+        say(f"  parallel efficiency {res['parallel_efficiency']:.0%} (each round: "
+            f"{', '.join(f'{x:.0%}' for x in res['parallel_efficiency_rounds'])})")
 
     pscales = (base, 16 * base)
     say(f"profile: where a month's time goes at scales {', '.join(f'{x:g}' for x in pscales)} (cProfile, months after the warm-up)")
