@@ -203,10 +203,12 @@ def test_first_free(rng):
     for n in (0, 10, 10**6):
         _assert_same(reference.first_free(r["state"], n), compiled.first_free(r["state"], n))
     assert (r["state"][compiled.first_free(r["state"], 10**6)] == FREE).all()
-    # the compiled kernel reads blocks of rows: free rows sparse and in runs, found in the middle of a
-    # block, at a block's edges, in the last incomplete block, none at all
+    # the compiled kernel reads blocks of 64 rows: free rows sparse and in runs, found in the middle of a
+    # block, at a block's edges (63, 64, 127, 128, ...), in the last incomplete block, none at all; a block
+    # where every row is free (its mask all ones)
     sparse = np.full(1003, 2, np.int8)
-    sparse[[0, 7, 8, 255, 256, 500, 511, 512, 998, 1000, 1002]] = FREE
+    sparse[[0, 7, 8, 63, 64, 127, 128, 255, 256, 500, 511, 512, 959, 960, 998, 1000, 1002]] = FREE
+    sparse[640:704] = FREE
     sparse[700:720] = FREE
     for state in (sparse, sparse[:1001], sparse[1:], sparse[3:998], np.full(77, 3, np.int8), np.zeros(13, np.int8),
                   np.zeros(600, np.int8)):
