@@ -412,6 +412,29 @@ def _both_draw(call):
     return out[:2]
 
 
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 12, 1001, 33392])
+def test_raw_words_are_numpys(n):
+    """The compiled words (four PCG64 chains) are random_raw's, and leave the generator where random_raw does,
+    a buffered half word included; given the generator or its handle."""
+    gens = [np.random.default_rng(n) for _ in range(3)]
+    for g in gens:
+        g.integers(0, 10, 3, dtype=np.uint32)  # leaves half a word buffered (has_uint32)
+    assert gens[0].bit_generator.state["has_uint32"] == 1
+    words = [reference.raw_words(gens[0], n), compiled.raw_words(gens[1], n),
+             compiled.raw_words(compiled.generator_handle(gens[2]), n)]
+    for w in words[1:]:
+        assert w.dtype == np.uint64 and w.shape == (n,)
+        np.testing.assert_array_equal(w, words[0])
+    assert gens[0].bit_generator.state == gens[1].bit_generator.state == gens[2].bit_generator.state
+    assert gens[0].integers(0, 10**9, 4, dtype=np.uint32).tolist() == gens[1].integers(0, 10**9, 4, dtype=np.uint32).tolist()
+
+
+def test_raw_words_of_another_bit_generator_are_its_own():
+    a, b = (np.random.Generator(np.random.Philox(5)) for _ in range(2))
+    np.testing.assert_array_equal(compiled.raw_words(a, 100), b.bit_generator.random_raw(100))
+    assert a.random() == b.random()
+
+
 def test_generator_handle_is_its_generator_and_copies_as_one():
     """A handle gives back its generator itself; copied or pickled, it is a handle of a copy of the generator,
     in the same state and independent of it."""

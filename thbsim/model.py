@@ -242,7 +242,7 @@ class TraffickingModel(mesa.Model):
         # one 64-bit draw per victim row (slot) and month, split into two uniforms, whatever the row's
         # state: a victim keeps the same draws in every scenario as long as it holds the same row
         # (common random numbers across scenarios); rows in support use theirs in step 9
-        slot_raw = self.streams["victim_rows"].bit_generator.random_raw(v.used)
+        slot_raw = kern.raw_words(self.streams["victim_rows"], v.used)
         raided = enf.raids(g)
         # victims of raided groups, and of groups dismantled last month: police find those of groups
         # broken up by investigations; the others are released (they leave unidentified)

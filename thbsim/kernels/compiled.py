@@ -96,6 +96,90 @@ def _trailing_zeros(typingctx, word):
     return types.uint64(types.uint64), codegen
 
 
+@intrinsic
+def _lcg128(typingctx, s_lo, s_hi, m_lo, m_hi, c_lo, c_hi):
+    # (s * m + c) mod 2**128 on 128-bit numbers given as (low, high) 64-bit words: LLVM's 128-bit arithmetic
+    # (one 64 x 64 -> 128 multiplication and two 64-bit ones, and an addition with carry, on x86-64)
+    u64 = types.uint64
+    if any(x != u64 for x in (s_lo, s_hi, m_lo, m_hi, c_lo, c_hi)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i64, i128 = ir.IntType(64), ir.IntType(128)
+
+        def join(lo, hi):
+            return builder.or_(builder.zext(lo, i128), builder.shl(builder.zext(hi, i128), ir.Constant(i128, 64)))
+
+        r = builder.add(builder.mul(join(args[0], args[1]), join(args[2], args[3])), join(args[4], args[5]))
+        hi = builder.trunc(builder.lshr(r, ir.Constant(i128, 64)), i64)
+        return context.make_tuple(builder, signature.return_type, [builder.trunc(r, i64), hi])
+
+    return types.UniTuple(u64, 2)(u64, u64, u64, u64, u64, u64), codegen
+
+
+@jit
+def _xsl_rr(lo, hi):
+    # PCG's output of a 128-bit state (XSL-RR): the halves xored, rotated right by the top six bits
+    x = hi ^ lo
+    rot = hi >> np.uint64(58)
+    return (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+
+
+@jit
+def _pcg64_words(out, s_lo, s_hi, m_lo, m_hi, c_lo, c_hi, m4_lo, m4_hi, c4_lo, c4_hi):
+    # numpy's PCG64 step (state = state x m + c, then the output of the new state), as four chains: chain j
+    # gives words j, j + 4, j + 8, ..., each chain stepping four states at once (m4, c4), so the four
+    # multiplications overlap instead of each waiting for the one before; the rest of the words one by one
+    n = out.size
+    q = n // 4 if n >= 8 else 0
+    if q > 0:
+        a_lo, a_hi = _lcg128(s_lo, s_hi, m_lo, m_hi, c_lo, c_hi)
+        b_lo, b_hi = _lcg128(a_lo, a_hi, m_lo, m_hi, c_lo, c_hi)
+        d_lo, d_hi = _lcg128(b_lo, b_hi, m_lo, m_hi, c_lo, c_hi)
+        e_lo, e_hi = _lcg128(d_lo, d_hi, m_lo, m_hi, c_lo, c_hi)
+        for k in range(q):
+            out[4 * k] = _xsl_rr(a_lo, a_hi)
+            out[4 * k + 1] = _xsl_rr(b_lo, b_hi)
+            out[4 * k + 2] = _xsl_rr(d_lo, d_hi)
+            out[4 * k + 3] = _xsl_rr(e_lo, e_hi)
+            if k + 1 < q:
+                a_lo, a_hi = _lcg128(a_lo, a_hi, m4_lo, m4_hi, c4_lo, c4_hi)
+                b_lo, b_hi = _lcg128(b_lo, b_hi, m4_lo, m4_hi, c4_lo, c4_hi)
+                d_lo, d_hi = _lcg128(d_lo, d_hi, m4_lo, m4_hi, c4_lo, c4_hi)
+                e_lo, e_hi = _lcg128(e_lo, e_hi, m4_lo, m4_hi, c4_lo, c4_hi)
+        s_lo, s_hi = e_lo, e_hi  # the state of word 4q - 1
+    for i in range(4 * q, n):
+        s_lo, s_hi = _lcg128(s_lo, s_hi, m_lo, m_hi, c_lo, c_hi)
+        out[i] = _xsl_rr(s_lo, s_hi)
+    return s_lo, s_hi
+
+
+PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # numpy's PCG64: PCG's default 128-bit multiplier
+_MOD128 = 1 << 128
+_PCG64_MULTIPLIER_4 = pow(PCG64_MULTIPLIER, 4, _MOD128)  # four steps at once: m^4, and c (m^3 + m^2 + m + 1)
+_PCG64_INCREMENT_4 = sum(pow(PCG64_MULTIPLIER, k, _MOD128) for k in range(4)) % _MOD128
+
+
+def _words(x: int) -> tuple[np.uint64, np.uint64]:
+    return np.uint64(x & (2**64 - 1)), np.uint64(x >> 64)
+
+
+def raw_words(rng, n):
+    """``rng.bit_generator.random_raw(n)``, the same words and the same state after, for numpy's PCG64 (the
+    model's generators) drawn by ``_pcg64_words``; any other bit generator draws its own."""
+    bits = getattr(rng, "rng", rng).bit_generator  # a generator or its handle
+    if type(bits) is not np.random.PCG64:
+        return bits.random_raw(n)
+    state = bits.state
+    pcg = state["state"]
+    out = np.empty(n, np.uint64)
+    lo, hi = _pcg64_words(out, *_words(pcg["state"]), *_words(PCG64_MULTIPLIER), *_words(pcg["inc"]),
+                          *_words(_PCG64_MULTIPLIER_4), *_words(pcg["inc"] * _PCG64_INCREMENT_4 % _MOD128))
+    pcg["state"] = int(lo) | int(hi) << 64
+    bits.state = state
+    return out
+
+
 @jit
 def _hi(word):
     return float(word >> SHIFT_32) * TWO_TO_MINUS_32

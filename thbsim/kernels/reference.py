@@ -23,7 +23,7 @@ __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates"
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "owners", "live_cells",
-           "generator_handle"]
+           "generator_handle", "raw_words"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -35,6 +35,11 @@ def generator_handle(rng: np.random.Generator) -> np.random.Generator:
     """What the kernels that draw are given for ``rng``: the generator itself (the compiled kernels' handle
     holds it unboxed)."""
     return rng
+
+
+def raw_words(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` 64-bit words of ``rng``'s bit generator (``random_raw``): the victims' words of the month."""
+    return rng.bit_generator.random_raw(n)
 
 
 def split_uniforms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
