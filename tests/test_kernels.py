@@ -171,6 +171,64 @@ def test_pick_lowest(rng):
             assert u[picked].max() <= u[rest].min()
 
 
+def test_user_case_cuts(rng):
+    found = rng.integers(0, 5, N_STATES)
+    found[:4] = 0
+    stock = np.round(rng.random(N_STATES) * 200)
+    stock[5] = 0.0  # no victims at the start of the month: the margin alone
+    cut = compiled.user_case_cuts(found, stock, NF)
+    _assert_same(reference.user_case_cuts(found, stock, NF), cut)
+    cut = cut.reshape(N_STATES, NF)
+    assert (cut[:, 1:] == -1).all() and (cut[:4, 0] == -1).all()
+    wanted = found > 0
+    np.testing.assert_allclose(cut[wanted, 0], (2 * found[wanted] + 16) / np.maximum(stock[wanted], 1))
+    _assert_same(reference.user_case_cuts(found * 0, stock, NF), compiled.user_case_cuts(found * 0, stock, NF))
+    assert (compiled.user_case_cuts(found * 0, stock, NF) == -1).all()
+
+
+@pytest.mark.parametrize("case", ["enough", "short", "none"])
+def test_identify_through_users(rng, case):
+    """The same victims identified, counted and marked in place; "short": some member states' cut-offs leave
+    too few candidates, so those are widened and the candidates collected again."""
+    r = _rows(rng, 20000, 400)
+    args = list(_detect_args(rng, r, 400))
+    e0, ge = args[0], args[1]
+    found = {"enough": rng.integers(0, 4, N_STATES), "short": rng.integers(0, 4, N_STATES),
+             "none": np.zeros(N_STATES, np.int64)}[case]
+    found[:3] = 0  # no cut there (the detection arguments leave three member states out)
+    cut = args[-2].copy()
+    if case == "enough":
+        cut[3 * NF::NF] = np.maximum(cut[3 * NF::NF], 0.5)  # some 25 candidates a member state, 3 wanted at most
+    if case == "short":
+        cut[3 * NF:6 * NF:NF] = 1e-9  # nobody below: short wherever something is wanted
+        found[3:6] = [5, 0, 10**6]  # and more wanted than there are victims in one of them
+    args[-2] = cut
+    ident, leave, channel, by_group, by_cell, *candidates = compiled.detect(*args)
+    outs = []
+    for impl in (reference, compiled):
+        state = [cut.copy(), ident.copy(), leave.copy(), channel.copy(), by_group.copy(), by_cell.copy()]
+        c, i, lv, ch, bg, bc = state
+        impl.identify_through_users(found, c, *candidates, e0, ge, i, lv, ch, r["raw"], r["cell"], r["member_state"],
+                                    bg, bc, 4)
+        outs.append(tuple(state))
+    _assert_same(outs[0], outs[1])
+    c, i, lv, ch, bg, bc = outs[1]
+    new = i & ~ident
+    assert not (new & ~(ch == 4)).any() and not (lv & new).any()
+    by_state = np.bincount(r["member_state"][e0[new]], minlength=N_STATES)
+    eligible = np.bincount(r["member_state"][e0[~ident & (r["form"][e0] == 0)]], minlength=N_STATES)
+    np.testing.assert_array_equal(by_state, np.minimum(found, eligible))
+    assert (r["form"][e0[new]] == 0).all()
+    np.testing.assert_array_equal(bg - by_group, np.bincount(ge[new], minlength=400))
+    assert (bc - by_cell).sum() == np.count_nonzero(new)
+    if case == "none":
+        assert not new.any()
+    if case == "short":
+        assert (c[3 * NF:6 * NF:NF][[0, 2]] == 2.0).all() and by_state[5] == eligible[5] > 0
+    else:
+        np.testing.assert_array_equal(c, cut)
+
+
 def test_move_on_changes_the_same_rows(rng):
     r = _rows(rng, 20000, 400)
     e0 = np.flatnonzero(r["state"] == EXPLOITED)

@@ -41,6 +41,7 @@ from thbsim.rng import Streams
 ADULT_MONTHS = 18 * 12
 NF = len(FORMS)
 N_CHANNELS = len(DETECTION_CHANNELS)
+USER_REPORT = DETECTION_CHANNELS.index("user_report")
 POLICY_ARRAYS = {
     "enforcement": ("police_investigations", "inspection_coverage", "extra_coverage", "extra_hits", "targeting",
                     "recognition",
@@ -251,14 +252,14 @@ class TraffickingModel(mesa.Model):
         # knowing users detected where use is an offence; some of their cases lead to the victim
         # (drawn before the detection pass, which also collects the candidates those cases may find)
         user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
-        cut_by_cell = self._user_case_cuts(found)
+        cut_by_cell = kern.user_case_cuts(found, self._exploited_start[:, 0], NF)  # flat, per cell
         # (and the identifications outside raids per group and cell: they open investigations)
         ident, leave, channel, n_ident_g, found_by_cell, *candidates = kern.detect(
             e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event, shares, slot_raw, raided | dead,
-            raided | police_broke, dead, p["police.raid_identifies"], v.cell, u, n * NF, cut_by_cell.ravel(),
-            v.member_state)
-        self._identify_through_users(found, cut_by_cell, candidates, e0, ge, ident, leave, channel, slot_raw,
-                                     n_ident_g, found_by_cell)
+            raided | police_broke, dead, p["police.raid_identifies"], v.cell, u, n * NF, cut_by_cell, v.member_state)
+        # the victims users' cases lead to are identified, and counted with the identifications outside raids
+        kern.identify_through_users(found, cut_by_cell, *candidates, e0, ge, ident, leave, channel, slot_raw, v.cell,
+                                    v.member_state, n_ident_g, found_by_cell, USER_REPORT)
         # identifications outside raids open investigations of the group
         with_cases = np.flatnonzero(n_ident_g)
         p_open = 1 - (1 - p["police.investigate_on_identification"]) ** n_ident_g[with_cases]
@@ -428,45 +429,6 @@ class TraffickingModel(mesa.Model):
             out[f"moved_out_{name}"] = out_c.reshape(n, NF)
             out[f"moved_in_{name}"] = in_c.reshape(n, NF)
         return out
-
-    def _user_case_cuts(self, found: np.ndarray) -> np.ndarray:
-        """Per (member state, form) cell, the cut-off below which an exploited victim's second uniform makes
-        them a candidate of this month's users' cases (``found`` per member state); -1 where none is wanted.
-
-        Only the lowest draws of each member state can be picked: the candidates are those below a margin
-        above the cut-off expected from the start-of-month stock (which bounds them), in sexual exploitation
-        (form 0); ``_identify_through_users`` widens the cut where that leaves too few."""
-        n = found.size
-        cut_by_cell = np.full((n, NF), -1.0)
-        if found.any():
-            stock = self._exploited_start[:, 0]
-            cut_by_cell[:, 0] = np.where(found > 0, (2 * found + 16) / np.maximum(stock, 1), -1.0)
-        return cut_by_cell
-
-    def _identify_through_users(self, found, cut_by_cell, candidates, e0, ge, ident, leave, channel, slot_raw,
-                                by_group, by_cell) -> None:
-        """The victims user cases lead to (``found`` per member state; each case with probability
-        ``users.victims_found_per_suspect``): that many sexual-exploitation victims of the member state
-        (not yet found this month) are identified, and counted in the identifications outside raids
-        per group and per cell (``by_group``, ``by_cell``, in place).
-
-        ``candidates`` (positions in ``e0``, member states, uniforms) are those below ``cut_by_cell``, collected
-        by the detection pass; where that leaves too few and the cut-off left some out (below 1), every
-        candidate there is collected again, then the lowest uniforms are picked."""
-        if not found.any():
-            return
-        v, kern, n = self.victims, self.kernels, found.size
-        cand, ms, u = candidates
-        short = (np.bincount(ms, minlength=n) < found) & (cut_by_cell[:, 0] < 1.0)
-        if short.any():
-            cut_by_cell[short, 0] = 2.0
-            cand, ms, u = kern.user_report_candidates(e0, ident, v.cell, v.member_state, slot_raw, cut_by_cell.ravel())
-        pick = cand[kern.pick_lowest(ms, u, found, n)]
-        ident[pick] = True
-        leave[pick] = False
-        channel[pick] = DETECTION_CHANNELS.index("user_report")
-        by_group += np.bincount(ge[pick], minlength=by_group.size)
-        by_cell += np.bincount(v.cell[e0[pick]], minlength=by_cell.size)
 
     def _cross_border_boost(self, e0: np.ndarray, ge: np.ndarray, u: int):
         """Per group, the factor on prosecution and conviction from joint investigation teams

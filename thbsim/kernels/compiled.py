@@ -385,6 +385,43 @@ def _candidates(cand, e0, member_state, raw):
 
 
 @jit
+def user_case_cuts(found, stock, n_forms):
+    # the reference's operations: (2 found + 16) as a float over max(stock, 1), form 0 only
+    n = found.size
+    cut = np.full(n * n_forms, -1.0)
+    for i in range(n):
+        if found[i] > 0:
+            cut[i * n_forms] = float(2 * found[i] + 16) / max(stock[i], 1.0)
+    return cut
+
+
+@jit
+def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
+                           member_state, by_group, by_cell, user_report):
+    n = found.size
+    if not (found > 0).any():
+        return
+    n_forms = cut_by_cell.size // n
+    counts = np.zeros(n, np.int64)
+    for j in range(cand_ms.size):
+        counts[cand_ms[j]] += 1
+    short = False
+    for s in range(n):
+        if counts[s] < found[s] and cut_by_cell[s * n_forms] < 1.0:
+            cut_by_cell[s * n_forms] = 2.0
+            short = True
+    if short:
+        cand, cand_ms, cand_u = user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell)
+    for j in pick_lowest(cand_ms, cand_u, found, n):
+        k = cand[j]
+        ident[k] = True
+        leave[k] = False
+        channel[k] = user_report
+        by_group[ge[k]] += 1
+        by_cell[cell[e0[k]]] += 1
+
+
+@jit
 def pick_lowest(ms, u, found, n_states):
     # candidates by member state (a counting sort keeps positions ascending), then in each member state
     # the lowest u, found times; a strict < keeps the first position among equal u, as a stable sort

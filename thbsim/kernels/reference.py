@@ -23,7 +23,7 @@ __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates"
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "owners", "live_cells",
-           "generator_handle", "raw_words"]
+           "generator_handle", "raw_words", "user_case_cuts", "identify_through_users"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -150,6 +150,46 @@ def pick_lowest(ms, u, found, n_states: int) -> np.ndarray:
     start = np.searchsorted(ms_sorted, np.arange(n_states))
     rank = np.arange(order.size) - start[ms_sorted]
     return order[rank < found[ms_sorted]]
+
+
+def user_case_cuts(found, stock, n_forms: int) -> np.ndarray:
+    """Per (member state x form) cell, flat: the cut-off below which an exploited victim's second uniform makes
+    them a candidate of this month's users' cases (``found`` per member state); -1 where none is wanted.
+
+    Only the lowest draws of each member state can be picked: the candidates are those below a margin above
+    the cut-off expected from the start-of-month stock of victims in sexual exploitation (``stock`` per member
+    state, which bounds them), in that form (form 0); ``identify_through_users`` widens the cut where that
+    leaves too few."""
+    cut = np.full((found.size, n_forms), -1.0)
+    if found.any():
+        cut[:, 0] = np.where(found > 0, (2 * found + 16) / np.maximum(stock, 1), -1.0)
+    return cut.ravel()
+
+
+def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
+                           member_state, by_group, by_cell, user_report: int) -> None:
+    """The victims users' cases lead to (``found`` per member state): that many sexual-exploitation victims of
+    the member state not found this month, those with the lowest second uniforms, are identified through
+    channel ``user_report`` (``ident``, ``leave``, ``channel`` over ``e0``, in place) and counted in the
+    identifications outside raids per group and per cell (``by_group``, ``by_cell``, in place).
+
+    ``cand``, ``cand_ms``, ``cand_u`` are the candidates below ``cut_by_cell`` (flat, per cell) that the
+    detection pass collected; where that leaves too few in a member state and its cut-off left some out
+    (below 1), its cut is widened to take every victim (in place) and the candidates are collected again."""
+    if not found.any():
+        return
+    n = found.size
+    n_forms = cut_by_cell.size // n
+    short = (np.bincount(cand_ms, minlength=n) < found) & (cut_by_cell[::n_forms] < 1.0)
+    if short.any():
+        cut_by_cell[np.flatnonzero(short) * n_forms] = 2.0
+        cand, cand_ms, cand_u = user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell)
+    pick = cand[pick_lowest(cand_ms, cand_u, found, n)]
+    ident[pick] = True
+    leave[pick] = False
+    channel[pick] = user_report
+    by_group += np.bincount(ge[pick], minlength=by_group.size)
+    by_cell += np.bincount(cell[e0[pick]], minlength=by_cell.size)
 
 
 def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, online_share, pool, n_sex: int, n_age: int,
