@@ -243,9 +243,9 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
            hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell,
            member_state):
     m = e0.size
-    ident = np.zeros(m, np.bool_)
-    leave = np.zeros(m, np.bool_)
-    channel = np.zeros(m, np.int8)
+    ident = np.empty(m, np.bool_)  # every entry written below
+    leave = np.empty(m, np.bool_)
+    channel = np.empty(m, np.int8)
     by_group = np.zeros(n_groups, np.int64)
     by_cell = np.zeros(n_cells, np.int64)
     cand = np.empty(m + 1, np.int64)
@@ -253,29 +253,38 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     for k in range(m):
         i = e0[k]
         key = hazard_key[i] + (1 if birth_month[i] <= adult_born_by else 0)
-        draw = _hi(raw[i])
+        word = raw[i]
+        draw = _hi(word)
         pid = p_ident[key]
+        found = False
+        out = False
+        ch = 0
         if draw < pid:
-            ident[k] = True
-            channel[k] = 1 + _search_row(shares, key, draw / pid)
+            found = True
+            ch = 1 + _search_row(shares, key, draw / pid)
         elif draw < p_event[key]:
-            leave[k] = True
+            out = True
         g = ge[k]
         if hit_group[g]:
-            if police_group[g] and _lo(raw[i]) < raid_identifies:
-                ident[k] = True
-                leave[k] = False
-                channel[k] = 0
+            if police_group[g] and _lo(word) < raid_identifies:
+                found = True
+                out = False
+                ch = 0
             elif dead_group[g]:
-                leave[k] = not ident[k]
+                out = not found
+        ident[k] = found
+        leave[k] = out
+        channel[k] = ch
         c = cell[i]
-        if ident[k] and channel[k] > 0:  # identified outside a raid
-            by_group[g] += 1
-            by_cell[c] += 1
-        # users' cases: the row is a candidate if not identified and its second uniform is below its cell's
-        # cut (user_report_candidates, fused here: the row's word and cell are loaded already); branch-free
-        cand[n_cand] = k
-        n_cand += (not ident[k]) & (_lo(raw[i]) < cut_by_cell[c])
+        if found:
+            if ch > 0:  # identified outside a raid
+                by_group[g] += 1
+                by_cell[c] += 1
+        elif _lo(word) < cut_by_cell[c]:
+            # users' cases: a candidate (user_report_candidates, fused here: the row's word and cell are loaded
+            # already); few rows are, so the branch is well predicted
+            cand[n_cand] = k
+            n_cand += 1
     cand, cand_ms, cand_u = _candidates(cand[:n_cand].copy(), e0, member_state, raw)
     return ident, leave, channel, by_group, by_cell, cand, cand_ms, cand_u
 
@@ -538,6 +547,17 @@ def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, onli
     # first needs it (all rows' guides cost as much as a thousand bisections; a small month uses a few rows)
     guide = np.empty((cdf.shape[0], GUIDE_BUCKETS), np.int64)
     guided = np.zeros(cdf.shape[0], np.bool_)
+    # each stratum's origin, sex and age group, once (two integer divisions a recruit cost more)
+    n_strata = cdf.shape[1]
+    stratum_origin = np.empty(n_strata, np.int64)
+    stratum_sex = np.empty(n_strata, np.int64)
+    stratum_child = np.empty(n_strata, np.bool_)
+    for st in range(n_strata):
+        o, rest = divmod(st, per_origin)
+        s, a = divmod(rest, n_age)
+        stratum_origin[st] = o
+        stratum_sex[st] = s
+        stratum_child[st] = a == 0
     j = 0
     for i in range(k):
         f = form[i]
@@ -548,11 +568,9 @@ def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, onli
             guided[row] = True
         stratum = _search_guided(cdf, guide, row, u_stratum[i])
         taken[stratum] += 1
-        o, rest = divmod(stratum, per_origin)
-        s, a = divmod(rest, n_age)
-        origin[i] = o
-        sex[i] = s
-        years[i] = age_child[i] if a == 0 else age_adult[i]
+        origin[i] = stratum_origin[stratum]
+        sex[i] = stratum_sex[stratum]
+        years[i] = age_child[i] if stratum_child[stratum] else age_adult[i]
         if f == labour:
             sector[i] = _search_row(sector_cdf, ms, u_sector[j])
             j += 1
