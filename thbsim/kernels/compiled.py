@@ -3,6 +3,8 @@ Same signatures and results as ``reference.py`` (tests/test_kernels.py compares 
 
 from __future__ import annotations
 
+import functools
+
 import numba as nb
 import numpy as np
 from llvmlite import ir
@@ -164,6 +166,15 @@ def _words(x: int) -> tuple[np.uint64, np.uint64]:
     return np.uint64(x & (2**64 - 1)), np.uint64(x >> 64)
 
 
+_MULTIPLIER_WORDS = _words(PCG64_MULTIPLIER) + _words(_PCG64_MULTIPLIER_4)
+
+
+@functools.lru_cache(maxsize=64)
+def _increment_words(inc: int) -> tuple:
+    # a generator's increment (fixed by its seed) as words, and that of four steps at once
+    return _words(inc) + _words(inc * _PCG64_INCREMENT_4 % _MOD128)
+
+
 def raw_words(rng, n):
     """``rng.bit_generator.random_raw(n)``, the same words and the same state after, for numpy's PCG64 (the
     model's generators) drawn by ``_pcg64_words``; any other bit generator draws its own."""
@@ -172,9 +183,10 @@ def raw_words(rng, n):
         return bits.random_raw(n)
     state = bits.state
     pcg = state["state"]
+    m_lo, m_hi, m4_lo, m4_hi = _MULTIPLIER_WORDS
+    c_lo, c_hi, c4_lo, c4_hi = _increment_words(pcg["inc"])
     out = np.empty(n, np.uint64)
-    lo, hi = _pcg64_words(out, *_words(pcg["state"]), *_words(PCG64_MULTIPLIER), *_words(pcg["inc"]),
-                          *_words(_PCG64_MULTIPLIER_4), *_words(pcg["inc"] * _PCG64_INCREMENT_4 % _MOD128))
+    lo, hi = _pcg64_words(out, *_words(pcg["state"]), m_lo, m_hi, c_lo, c_hi, m4_lo, m4_hi, c4_lo, c4_hi)
     pcg["state"] = int(lo) | int(hi) << 64
     bits.state = state
     return out
