@@ -420,12 +420,10 @@ def user_case_cuts(found, stock, n_forms):
 def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
                            member_state, by_group, by_cell, user_report):
     n = found.size
-    if not (found > 0).any():
+    if not found.any():
         return
     n_forms = cut_by_cell.size // n
-    counts = np.zeros(n, np.int64)
-    for j in range(cand_ms.size):
-        counts[cand_ms[j]] += 1
+    counts = np.bincount(cand_ms, minlength=n)
     short = False
     for s in range(n):
         if counts[s] < found[s] and cut_by_cell[s * n_forms] < 1.0:
