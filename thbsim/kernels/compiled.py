@@ -251,22 +251,42 @@ def census(state, group, n_groups, moved_group, any_moved):
 
 
 @jit
+def _largest(x):
+    # the largest number in x that compares (NaN never does), -inf if none
+    out = -np.inf
+    for v in x:
+        if v > out:
+            out = v
+    return out
+
+
+@jit
 def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
            hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell,
            member_state):
     m = e0.size
-    ident = np.empty(m, np.bool_)  # every entry written below
-    leave = np.empty(m, np.bool_)
-    channel = np.empty(m, np.int8)
+    ident = np.zeros(m, np.bool_)  # written below only where something happens
+    leave = np.zeros(m, np.bool_)
+    channel = np.zeros(m, np.int8)
     by_group = np.zeros(n_groups, np.int64)
     by_cell = np.zeros(n_cells, np.int64)
     cand = np.empty(m + 1, np.int64)
     n_cand = 0
+    # Nothing happens to a row whose draw is above every stratum's event probability, whose group was not hit
+    # and which is no candidate of users' cases: some 9 rows in 10. Those are told apart by the row's word, its
+    # group's flag and its cell's cut, before its detection stratum and tables are looked up (2.6 against
+    # 7.3 ns a row at full scale); the rest take the full decision, as before.
+    p_max = max(_largest(p_event), _largest(p_ident))  # (both, and NaN skipped: a row is skipped only if both
+    # of its comparisons below fail, whatever the tables hold)
     for k in range(m):
         i = e0[k]
-        key = hazard_key[i] + (1 if birth_month[i] <= adult_born_by else 0)
         word = raw[i]
         draw = _hi(word)
+        g = ge[k]
+        c = cell[i]
+        if not (draw < p_max or hit_group[g] or _lo(word) < cut_by_cell[c]):
+            continue
+        key = hazard_key[i] + (1 if birth_month[i] <= adult_born_by else 0)
         pid = p_ident[key]
         found = False
         out = False
@@ -276,7 +296,6 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
             ch = 1 + _search_row(shares, key, draw / pid)
         elif draw < p_event[key]:
             out = True
-        g = ge[k]
         if hit_group[g]:
             if police_group[g] and _lo(word) < raid_identifies:
                 found = True
@@ -287,7 +306,6 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
         ident[k] = found
         leave[k] = out
         channel[k] = ch
-        c = cell[i]
         if found:
             if ch > 0:  # identified outside a raid
                 by_group[g] += 1
