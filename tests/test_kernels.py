@@ -124,9 +124,12 @@ def test_detect(rng):
     args = _detect_args(rng, r, 400)
     out = compiled.detect(*args)
     _assert_same(reference.detect(*args), out)
-    ident, leave, channel, by_group, by_cell, *candidates = out
+    ident, leave, channel, by_group, by_cell, looked, *candidates = out
     assert ident.any() and leave.any() and (channel == 0).any() and (channel > 1).any()
     assert not (ident & leave).any()
+    # every victim identified or leaving, and every candidate of users' cases, was decided in full; most were not
+    assert np.isin(np.flatnonzero(ident | leave), looked).all() and np.isin(candidates[0], looked).all()
+    assert (np.diff(looked) > 0).all() and looked.size < 0.6 * ident.size
     # identifications outside raids, counted by group and by cell
     e0, ge, non_raid = args[0], args[1], ident & (channel > 0)
     assert 0 < by_group.sum() == by_cell.sum() == np.count_nonzero(non_raid) < np.count_nonzero(ident)
@@ -203,7 +206,7 @@ def test_identify_through_users(rng, case):
         cut[3 * NF:6 * NF:NF] = 1e-9  # nobody below: short wherever something is wanted
         found[3:6] = [5, 0, 10**6]  # and more wanted than there are victims in one of them
     args[-2] = cut
-    ident, leave, channel, by_group, by_cell, *candidates = compiled.detect(*args)
+    ident, leave, channel, by_group, by_cell, _, *candidates = compiled.detect(*args)
     outs = []
     for impl in (reference, compiled):
         state = [cut.copy(), ident.copy(), leave.copy(), channel.copy(), by_group.copy(), by_cell.copy()]
@@ -237,11 +240,12 @@ def test_move_on_changes_the_same_rows(rng):
     channel = rng.integers(0, 5, e0.size).astype(np.int8)
     lists = [np.flatnonzero(r["state"] == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED)]
     rates = rng.random(N_STATES), rng.random(N_STATES) * 0.3, rng.random(N_STATES) * 0.3
+    looked = np.flatnonzero(ident | leave | (rng.random(e0.size) < 0.05))  # those, and some others
     results, arrays = [], []
     for module in (reference, compiled):
         a = {k: r[k].copy() for k in ("state", "state_since", "exploited_since", "months_exploited", "group")}
         results.append(module.move_on(a["state"], a["state_since"], a["exploited_since"], a["months_exploited"], a["group"],
-                                      r["cell"], r["member_state"], *lists, ident, leave, r["raw"], *rates, 120,
+                                      r["cell"], r["member_state"], *lists, ident, leave, looked, r["raw"], *rates, 120,
                                       N_STATES * NF, channel, N_STATES, 5))
         arrays.append(a)
     _assert_same(results[0], results[1])
@@ -416,6 +420,22 @@ def test_investigate(rng):
     np.testing.assert_array_equal(pending_after, pending + suspects)
     assert ((members - members_after) <= suspects).all() and (members_after < members).any()
     np.testing.assert_array_equal(at, np.where(investigated, 17, -5))
+
+
+@pytest.mark.parametrize("u", [0, 1, 3000])
+def test_open_investigations(rng, u):
+    cases = np.where(rng.random(u) < 0.3, rng.integers(1, 6, u), 0)
+    raided, alive = rng.random(u) < 0.05, rng.random(u) < 0.9
+    p_open = 1 - (1 - 0.4) ** np.arange(cases.max(initial=0) + 1)
+    outs = _both_draw(lambda module, gen: module.open_investigations(gen, cases, p_open, raided, alive))
+    _assert_same(outs[0], outs[1])
+    investigated = outs[1]
+    assert investigated.dtype == np.bool_ and investigated.shape == (u,)
+    assert not investigated[~alive].any() and investigated[raided & alive].all()
+    if u > 100:  # groups with more cases open one more often; groups with none only when raided
+        opened = investigated & ~raided & alive
+        assert not opened[cases == 0].any()
+        assert opened[cases >= 4].mean() > opened[cases == 1].mean() > 0.2
 
 
 def test_market_margin(rng):

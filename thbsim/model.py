@@ -254,18 +254,14 @@ class TraffickingModel(mesa.Model):
         user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
         cut_by_cell = kern.user_case_cuts(found, self._exploited_start[:, 0], NF)  # flat, per cell
         # (and the identifications outside raids per group and cell: they open investigations)
-        ident, leave, channel, n_ident_g, found_by_cell, *candidates = kern.detect(
+        ident, leave, channel, n_ident_g, found_by_cell, looked, *candidates = kern.detect(
             e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event, shares, slot_raw, raided | dead,
             raided | police_broke, dead, p["police.raid_identifies"], v.cell, u, n * NF, cut_by_cell, v.member_state)
         # the victims users' cases lead to are identified, and counted with the identifications outside raids
         kern.identify_through_users(found, cut_by_cell, *candidates, e0, ge, ident, leave, channel, slot_raw, v.cell,
                                     v.member_state, n_ident_g, found_by_cell, USER_REPORT)
         # identifications outside raids open investigations of the group
-        with_cases = np.flatnonzero(n_ident_g)
-        p_open = 1 - (1 - p["police.investigate_on_identification"]) ** n_ident_g[with_cases]
-        investigated = raided.copy()
-        investigated[with_cases[self.streams["justice"].random(with_cases.size) < p_open]] = True
-        investigated &= g.alive[:u]
+        investigated = enf.open_investigations(g, n_ident_g, raided)
         self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (found_by_cell.reshape(n, NF) / np.maximum(exploited, 1.0))
 
         # 7. justice: verdicts and decisions on earlier cases, then new suspects
@@ -280,7 +276,7 @@ class TraffickingModel(mesa.Model):
         # state changes, flows per cell and freed rows of those who left, in one pass
         rows_ident, re_rows, fl, by_channel = kern.move_on(
             state, v.state_since, v.exploited_since, v.months_exploited, grp_v, v.cell, v.member_state, r0, e0, i0, s0,
-            ident, leave, slot_raw, sup.accept, sup.exit_rate, sup.retrafficking, t, n * NF, channel, n, N_CHANNELS)
+            ident, leave, looked, slot_raw, sup.accept, sup.exit_rate, sup.retrafficking, t, n * NF, channel, n, N_CHANNELS)
         new_group = self._pick_groups(v.cell[re_rows], self.streams["retrafficking"]) if re_rows.size else re_rows
         re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
         state[re_rows] = RECRUITED

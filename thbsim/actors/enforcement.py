@@ -132,6 +132,14 @@ class Enforcement:
         groups.raid_hazard[:u] = hazard
         return self.rng_justice.random(u) < 1 - np.exp(-hazard)
 
+    def open_investigations(self, groups, cases: np.ndarray, raided: np.ndarray) -> np.ndarray:
+        """Groups investigated this month (boolean over group rows): those raided, and those whose victims
+        identified outside raids (``cases`` per group) open a case: with n of them, with probability
+        1 - (1 - p)^n, p = ``police.investigate_on_identification`` (taken from a table by n)."""
+        p_open_by_count = 1 - (1 - self.p["police.investigate_on_identification"]) ** np.arange(cases.max(initial=0) + 1)
+        return self.kernels.open_investigations(self._justice_kernels, cases, p_open_by_count, raided,
+                                                groups.alive[:groups.used])
+
     def investigate(self, groups, investigated: np.ndarray, t: int) -> np.ndarray:
         """Name suspects in investigated groups, detain some; returns suspects per group."""
         p, u = self.p, groups.used

@@ -272,6 +272,8 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     by_cell = np.zeros(n_cells, np.int64)
     cand = np.empty(m + 1, np.int64)
     n_cand = 0
+    looked = np.empty(m + 1, np.int64)  # the positions decided in full (move_on visits only those)
+    n_looked = 0
     # Nothing happens to a row whose draw is above every stratum's event probability, whose group was not hit
     # and which is no candidate of users' cases: some 9 rows in 10. Those are told apart by the row's word, its
     # group's flag and its cell's cut, before its detection stratum and tables are looked up (2.6 against
@@ -286,6 +288,8 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
         c = cell[i]
         if not (draw < p_max or hit_group[g] or _lo(word) < cut_by_cell[c]):
             continue
+        looked[n_looked] = k
+        n_looked += 1
         key = hazard_key[i] + (1 if birth_month[i] <= adult_born_by else 0)
         pid = p_ident[key]
         found = False
@@ -316,22 +320,23 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
             cand[n_cand] = k
             n_cand += 1
     cand, cand_ms, cand_u = _candidates(cand[:n_cand].copy(), e0, member_state, raw)
-    return ident, leave, channel, by_group, by_cell, cand, cand_ms, cand_u
+    return ident, leave, channel, by_group, by_cell, looked[:n_looked], cand, cand_ms, cand_u
 
 
 @jit
 def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
-            r0, e0, i0, s0, ident, leave, raw, accept, exit_rate, retrafficking, t, n_cells, channel, n_states,
+            r0, e0, i0, s0, ident, leave, looked, raw, accept, exit_rate, retrafficking, t, n_cells, channel, n_states,
             n_channels):
     flows = np.zeros((6, n_cells), np.int64)
     by_channel = np.zeros(n_states * n_channels, np.int64)
+    # the exploited: only the positions detect decided in full (``looked``, ascending) can be identified or leave
     n_ident = 0
-    for k in range(e0.size):
+    for k in looked:
         n_ident += ident[k]
     rows_ident = np.empty(n_ident, np.int64)
     t16 = np.int16(t)
     j = 0
-    for k in range(e0.size):
+    for k in looked:
         i = e0[k]
         if ident[k]:
             months_exploited[i] += np.int16(t16 - exploited_since[i])
@@ -362,9 +367,18 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
         state_since[i] = t
     n_re = 0
     retraffic = np.empty(s0.size, np.int64)
+    # as in detect: a draw above every member state's bounds changes nothing (some nine in ten supported
+    # victims a month), told apart before the row's member state is looked up
+    bound = -np.inf  # the largest of both bounds over member states (NaN, which never compares, left out)
+    for ms in range(exit_rate.size):
+        for b in (exit_rate[ms], exit_rate[ms] + retrafficking[ms]):
+            if b > bound:
+                bound = b
     for i in s0:
-        ms = member_state[i]
         draw = _hi(raw[i])
+        if not draw < bound:
+            continue
+        ms = member_state[i]
         if draw < exit_rate[ms]:
             flows[5, cell[i]] += 1
             state[i] = FREE
@@ -715,6 +729,18 @@ def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_
     for m in range(pending.size):
         pending[m] += by_state[m]
     return frozen
+
+
+@jit
+def open_investigations(rng, cases, p_open_by_count, raided, alive):
+    rng = _generator(rng)
+    investigated = np.empty(cases.size, np.bool_)
+    for i in range(cases.size):  # the reference's uniforms in its order: one per group with cases, ascending
+        hit = raided[i]
+        if cases[i] != 0 and rng.random() < p_open_by_count[cases[i]]:
+            hit = True
+        investigated[i] = hit and alive[i]
+    return investigated
 
 
 @jit

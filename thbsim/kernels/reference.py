@@ -3,10 +3,10 @@
 Each function is one block of the step over victim or group rows. Most draw no random numbers: the
 model draws them (for victims, one 64-bit word per row and month, two 32-bit uniforms,
 ``split_uniforms``) and passes them in, so a compiled kernel given the same inputs returns the same
-outputs, bit for bit. Those given a generator (``investigate``, ``member_changes``, ``relocate_groups``,
-``freeze_assets``, ``group_courts`` and ``courts`` uniforms; ``entrants``, ``pooled_courts``, ``user_cases``,
-``turnover`` and demand's numpy's binomials and Poisson counts; ``recruit_attributes``) draw from it in an
-order the compiled versions repeat. Small binomial and Poisson counts are drawn by
+outputs, bit for bit. Those given a generator (``open_investigations``, ``investigate``, ``member_changes``,
+``relocate_groups``, ``freeze_assets``, ``group_courts`` and ``courts`` uniforms; ``entrants``, ``pooled_courts``,
+``user_cases``, ``turnover`` and demand's numpy's binomials and Poisson counts; ``recruit_attributes``) draw from
+it in an order the compiled versions repeat. Small binomial and Poisson counts are drawn by
 inversion (``binomial_inversion``, ``poisson_inversion``) with arithmetic both versions do alike.
 """
 
@@ -19,7 +19,8 @@ from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
 __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates", "pick_lowest", "recruit_attributes",
-           "desired_recruits", "entry_means", "entrants", "freeze_assets", "group_money", "market_margin", "investigate", "courts",
+           "desired_recruits", "entry_means", "entrants", "freeze_assets", "group_money", "market_margin", "investigate",
+           "open_investigations", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "owners", "live_cells",
@@ -70,8 +71,11 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     (second uniform); those of groups that fell apart on their own are released.
     Returns ``ident``, ``leave`` (booleans over ``e0``) and ``channel`` (0 police), and the
     identifications outside raids (they open investigations) per group and per cell (``cell`` of
-    each victim row); then, in the same pass, the candidates of users' cases below ``cut_by_cell``
-    (``user_report_candidates``: positions in ``e0``, member states, uniforms).
+    each victim row); ``looked``, the positions in ``e0`` of the victims something may happen to (first
+    uniform below the largest event probability, group hit, or second uniform below the cell's cut: those
+    identified or leaving, here or through users' cases, are among them); then, in the same pass, the
+    candidates of users' cases below ``cut_by_cell`` (``user_report_candidates``: positions in ``e0``,
+    member states, uniforms).
     """
     u0, u1 = split_uniforms(raw[e0])
     key = hazard_key[e0] + (birth_month[e0] <= adult_born_by)
@@ -91,18 +95,28 @@ def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, sha
     released = hits[~by_police & dead_group[ge[hits]]]
     leave[released] = ~ident[released]
     non_raid = ident & (channel > 0)
+    p_max = max(_largest(p_event), _largest(p_ident))
+    looked = np.flatnonzero((u0 < p_max) | hit_group[ge] | (u1 < cut_by_cell[cell[e0]]))
     return (ident, leave, channel, np.bincount(ge[non_raid], minlength=n_groups)[:n_groups],
-            np.bincount(cell[e0[non_raid]], minlength=n_cells),
+            np.bincount(cell[e0[non_raid]], minlength=n_cells), looked,
             *user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell))
 
 
+def _largest(x: np.ndarray) -> float:
+    """The largest number in ``x`` that compares (NaN never does); -inf if none."""
+    return float(np.max(x, initial=-np.inf, where=~np.isnan(x)))
+
+
 def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
-            r0, e0, i0, s0, ident, leave, raw, accept, exit_rate, retrafficking, t: int, n_cells: int,
+            r0, e0, i0, s0, ident, leave, looked, raw, accept, exit_rate, retrafficking, t: int, n_cells: int,
             channel, n_states: int, n_channels: int):
     """Victims change state once a month, from their start-of-month state: exploited victims
     identified or gone, recruits arrive, identified victims accept support or leave, supported
     victims exit or become candidates for re-trafficking (each on its row's first uniform). Rows of
     victims who left are freed.
+
+    ``looked`` (from ``detect``) holds at least the positions in ``e0`` of every victim identified or
+    leaving; the compiled version visits only those, this one every position.
 
     Returns the identified rows, the re-trafficking candidates, the flows per cell
     (transit, identified, exited_unidentified, support_entered, support_declined, support_exited)
@@ -308,6 +322,17 @@ def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_
     assets[rows] -= frozen[rows]
     pending += np.bincount(member_state[rows], weights=frozen[rows], minlength=pending.size)
     return frozen
+
+
+def open_investigations(rng, cases, p_open_by_count, raided, alive):
+    """The groups investigated this month: those raided, and those whose victims identified outside raids
+    (``cases`` per group) open a case, with probability ``p_open_by_count[cases]``; living groups only. One
+    uniform from ``rng`` per group with cases (rows ascending). Returns a flag per group row."""
+    with_cases = np.flatnonzero(cases)
+    investigated = raided.copy()
+    investigated[with_cases[rng.random(with_cases.size) < p_open_by_count[cases[with_cases]]]] = True
+    investigated &= alive
+    return investigated
 
 
 def investigate(rng, investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention):
