@@ -207,18 +207,12 @@ def census(state, group, n_groups, moved_group, any_moved):
     # counters live in registers and every row is written to all four lists (only the list of its
     # state advances): no branches and no chains of loads and stores through one memory cell,
     # which neighbouring rows of the same state or group would otherwise make
+    # (each list as long as the rows, not counted first: memory never written is never touched)
     n = state.size
-    nr = ne = ni = ns = 0
-    for i in range(n):
-        s = state[i]
-        nr += s == RECRUITED
-        ne += s == EXPLOITED
-        ni += s == IDENTIFIED
-        ns += s == SUPPORTED
-    r0 = np.empty(nr + 1, np.int64)
-    e0 = np.empty(ne + 1, np.int64)
-    i0 = np.empty(ni + 1, np.int64)
-    s0 = np.empty(ns + 1, np.int64)
+    r0 = np.empty(n + 1, np.int64)
+    e0 = np.empty(n + 1, np.int64)
+    i0 = np.empty(n + 1, np.int64)
+    s0 = np.empty(n + 1, np.int64)
     kr = ke = ki = ks = 0
     for i in range(n):
         s = state[i]
@@ -230,6 +224,7 @@ def census(state, group, n_groups, moved_group, any_moved):
         ke += s == EXPLOITED
         ki += s == IDENTIFIED
         ks += s == SUPPORTED
+    nr, ne, ni, ns = kr, ke, ki, ks
     # exploited victims per group, in two interleaved tallies (same reason)
     held = np.zeros((2, n_groups), np.int64)
     ge = np.empty(ne, group.dtype)
