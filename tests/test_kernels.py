@@ -12,7 +12,7 @@ from thbsim import kernels
 from thbsim.actors.enforcement import N_FORM_SECTOR, hazard_key
 from thbsim.actors.victims import stacked_choice
 from thbsim.kernels import reference
-from thbsim.model import TraffickingModel
+from thbsim.model import USER_REPORT, TraffickingModel
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
 from thbsim.scenario import load
 
@@ -206,16 +206,21 @@ def test_identify_through_users(rng, case):
         cut[3 * NF:6 * NF:NF] = 1e-9  # nobody below: short wherever something is wanted
         found[3:6] = [5, 0, 10**6]  # and more wanted than there are victims in one of them
     args[-2] = cut
-    ident, leave, channel, by_group, by_cell, _, *candidates = compiled.detect(*args)
+    ident, leave, channel, by_group, by_cell, looked, *candidates = compiled.detect(*args)
     outs = []
     for impl in (reference, compiled):
         state = [cut.copy(), ident.copy(), leave.copy(), channel.copy(), by_group.copy(), by_cell.copy()]
         c, i, lv, ch, bg, bc = state
-        impl.identify_through_users(found, c, *candidates, e0, ge, i, lv, ch, r["raw"], r["cell"], r["member_state"],
-                                    bg, bc, 4)
-        outs.append(tuple(state))
+        looked_after = impl.identify_through_users(found, c, *candidates, e0, ge, i, lv, ch, r["raw"], r["cell"],
+                                                   r["member_state"], bg, bc, looked, 4)
+        outs.append((*state, looked_after))
     _assert_same(outs[0], outs[1])
-    c, i, lv, ch, bg, bc = outs[1]
+    c, i, lv, ch, bg, bc, looked_after = outs[1]
+    # every victim identified or leaving is among the positions move_on visits, ascending
+    assert np.isin(np.flatnonzero(i | lv), looked_after).all() and (np.diff(looked_after) > 0).all()
+    assert np.isin(looked, looked_after).all()
+    if case == "short":  # victims were found outside detect's positions, and added
+        assert looked_after.size > looked.size
     new = i & ~ident
     assert not (new & ~(ch == 4)).any() and not (lv & new).any()
     by_state = np.bincount(r["member_state"][e0[new]], minlength=N_STATES)
@@ -970,6 +975,35 @@ def test_whole_runs_are_identical(scenario):
         model.run()
         data[name] = model.recorder.data
     assert data["numpy"]["registered"].sum() > 0
+    for key, arr in data["numpy"].items():
+        np.testing.assert_array_equal(arr, data["numba"][key], err_msg=key)
+
+
+def test_whole_runs_are_identical_when_users_cases_widen_their_cut(monkeypatch):
+    """Users' cases whose candidates fall short every month (cut-offs made a thousand times narrower): the cut
+    is widened, victims outside detect's positions are identified, and numpy and numba still agree."""
+    widened = []
+    for module in (reference, compiled):
+        def narrow(found, stock, n_forms, _cuts=module.user_case_cuts):
+            cut = _cuts(found, stock, n_forms)
+            return np.where(cut > 0, cut * 1e-3, cut)
+
+        def counting(found, cut_by_cell, *rest, _identify=module.identify_through_users):
+            before = cut_by_cell.copy()
+            out = _identify(found, cut_by_cell, *rest)
+            widened.append(bool((cut_by_cell != before).any()))
+            return out
+
+        monkeypatch.setattr(module, "user_case_cuts", narrow)
+        monkeypatch.setattr(module, "identify_through_users", counting)
+    sc = load(SCENARIOS / "baseline.toml").with_params(scale=0.1, **{"users.detection_per_year": 0.2})
+    data = {}
+    for name in ("numpy", "numba"):
+        model = TraffickingModel(sc, seed=5, kernels=name)
+        model.run()
+        data[name] = model.recorder.data
+    assert sum(widened) > 20  # the widened path ran in many months
+    assert data["numpy"]["identified_by_channel"][..., USER_REPORT].sum() > 0  # found through users' cases
     for key, arr in data["numpy"].items():
         np.testing.assert_array_equal(arr, data["numba"][key], err_msg=key)
 

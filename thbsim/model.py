@@ -258,8 +258,9 @@ class TraffickingModel(mesa.Model):
             e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event, shares, slot_raw, raided | dead,
             raided | police_broke, dead, p["police.raid_identifies"], v.cell, u, n * NF, cut_by_cell, v.member_state)
         # the victims users' cases lead to are identified, and counted with the identifications outside raids
-        kern.identify_through_users(found, cut_by_cell, *candidates, e0, ge, ident, leave, channel, slot_raw, v.cell,
-                                    v.member_state, n_ident_g, found_by_cell, USER_REPORT)
+        # (returning detect's positions decided in full with every victim it identified outside them)
+        looked = kern.identify_through_users(found, cut_by_cell, *candidates, e0, ge, ident, leave, channel, slot_raw,
+                                             v.cell, v.member_state, n_ident_g, found_by_cell, looked, USER_REPORT)
         # identifications outside raids open investigations of the group
         investigated = enf.open_investigations(g, n_ident_g, raided)
         self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (found_by_cell.reshape(n, NF) / np.maximum(exploited, 1.0))

@@ -445,10 +445,10 @@ def user_case_cuts(found, stock, n_forms):
 
 @jit
 def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
-                           member_state, by_group, by_cell, user_report):
+                           member_state, by_group, by_cell, looked, user_report):
     n = found.size
     if not found.any():
-        return
+        return looked
     n_forms = cut_by_cell.size // n
     counts = np.bincount(cand_ms, minlength=n)
     short = False
@@ -458,13 +458,16 @@ def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, id
             short = True
     if short:
         cand, cand_ms, cand_u = user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell)
-    for j in pick_lowest(cand_ms, cand_u, found, n):
-        k = cand[j]
+    picked = cand[pick_lowest(cand_ms, cand_u, found, n)]
+    for k in picked:
         ident[k] = True
         leave[k] = False
         channel[k] = user_report
         by_group[ge[k]] += 1
         by_cell[cell[e0[k]]] += 1
+    if short:  # candidates collected again may lie outside detect's looked: add the victims identified
+        return np.unique(np.concatenate((looked, picked)))
+    return looked
 
 
 @jit

@@ -181,7 +181,7 @@ def user_case_cuts(found, stock, n_forms: int) -> np.ndarray:
 
 
 def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
-                           member_state, by_group, by_cell, user_report: int) -> None:
+                           member_state, by_group, by_cell, looked, user_report: int) -> np.ndarray:
     """The victims users' cases lead to (``found`` per member state): that many sexual-exploitation victims of
     the member state not found this month, those with the lowest second uniforms, are identified through
     channel ``user_report`` (``ident``, ``leave``, ``channel`` over ``e0``, in place) and counted in the
@@ -189,9 +189,12 @@ def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, id
 
     ``cand``, ``cand_ms``, ``cand_u`` are the candidates below ``cut_by_cell`` (flat, per cell) that the
     detection pass collected; where that leaves too few in a member state and its cut-off left some out
-    (below 1), its cut is widened to take every victim (in place) and the candidates are collected again."""
+    (below 1), its cut is widened to take every victim (in place) and the candidates are collected again.
+
+    Returns ``looked`` (``detect``'s positions decided in full, ascending) with the positions of the victims
+    identified here added (only candidates collected again can lie outside it)."""
     if not found.any():
-        return
+        return looked
     n = found.size
     n_forms = cut_by_cell.size // n
     short = (np.bincount(cand_ms, minlength=n) < found) & (cut_by_cell[::n_forms] < 1.0)
@@ -204,6 +207,8 @@ def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, id
     channel[pick] = user_report
     by_group += np.bincount(ge[pick], minlength=by_group.size)
     by_cell += np.bincount(cell[e0[pick]], minlength=by_cell.size)
+    # candidates collected again may lie outside detect's looked: add the victims identified
+    return np.union1d(looked, pick) if short.any() else looked
 
 
 def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, online_share, pool, n_sex: int, n_age: int,
