@@ -364,11 +364,7 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
     retraffic = np.empty(s0.size, np.int64)
     # as in detect: a draw above every member state's bounds changes nothing (some nine in ten supported
     # victims a month), told apart before the row's member state is looked up
-    bound = -np.inf  # the largest of both bounds over member states (NaN, which never compares, left out)
-    for ms in range(exit_rate.size):
-        for b in (exit_rate[ms], exit_rate[ms] + retrafficking[ms]):
-            if b > bound:
-                bound = b
+    bound = max(_largest(exit_rate), _largest(exit_rate + retrafficking))  # both bounds, NaN left out
     for i in s0:
         draw = _hi(raw[i])
         if not draw < bound:
