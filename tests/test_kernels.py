@@ -495,7 +495,7 @@ def _both_draw(call):
     return out[:2]
 
 
-@pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 12, 1001, 33392])
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 12, 1001, 4095, 4096, 4097, 4099, 33392])
 def test_raw_words_are_numpys(n):
     """The compiled words (four PCG64 chains) are random_raw's, and leave the generator where random_raw does,
     a buffered half word included; given the generator or its handle."""
@@ -510,6 +510,20 @@ def test_raw_words_are_numpys(n):
         np.testing.assert_array_equal(w, words[0])
     assert gens[0].bit_generator.state == gens[1].bit_generator.state == gens[2].bit_generator.state
     assert gens[0].integers(0, 10**9, 4, dtype=np.uint32).tolist() == gens[1].integers(0, 10**9, 4, dtype=np.uint32).tolist()
+
+
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 12, 1001])
+def test_pcg64_chains_below_the_small_draw_are_numpys(n):
+    """raw_words leaves fewer than SMALL_DRAW words to numpy; the chains themselves give numpy's words there too
+    (the remainder after the last four, and fewer than eight words, one by one), and numpy's state after."""
+    gen = np.random.default_rng(n + 100)
+    pcg = gen.bit_generator.state["state"]
+    words = compiled._step_words(pcg["inc"]).copy()
+    words[0], words[1] = pcg["state"] & (2**64 - 1), pcg["state"] >> 64
+    out = np.empty(n, np.uint64)
+    compiled._pcg64_words(out, words)
+    np.testing.assert_array_equal(out, gen.bit_generator.random_raw(n))
+    assert int(words[0]) | int(words[1]) << 64 == gen.bit_generator.state["state"]["state"]
 
 
 def test_raw_words_of_another_bit_generator_are_its_own():
