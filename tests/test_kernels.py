@@ -526,6 +526,23 @@ def test_pcg64_chains_below_the_small_draw_are_numpys(n):
     assert int(words[0]) | int(words[1]) << 64 == gen.bit_generator.state["state"]["state"]
 
 
+def test_half_below_answers_as_the_uniform_does():
+    """A 32-bit half h is below _half_below(p) exactly when its uniform h x 2^-32 is below p (the integer test
+    detect and move_on put first): at the edges (0, 1, exact multiples of 2^-32 and their neighbours, NaN,
+    infinities, above 1) and at random."""
+    rng = np.random.default_rng(11)
+    k = rng.integers(0, 2**32, 200)
+    edges = [0.0, -0.0, 1.0, 2.0, -1.0, 1e-300, 5e-324, np.nan, np.inf, -np.inf, 2.0**-32, 1 - 2.0**-32, 0.5]
+    ps = np.concatenate([edges, k * 2.0**-32, np.nextafter(k * 2.0**-32, 2), np.nextafter(k * 2.0**-32, -1),
+                         rng.random(200)])
+    halves = np.concatenate([[0, 1, 2**31, 2**32 - 1], k, k - 1, k + 1, rng.integers(0, 2**32, 200)])
+    halves = np.unique(np.clip(halves, 0, 2**32 - 1)).astype(np.uint64)
+    uniforms = halves.astype(np.float64) * 2.0**-32
+    for p in ps:
+        bound = compiled._half_below(p)
+        np.testing.assert_array_equal(halves < bound, uniforms < p, err_msg=f"p = {p!r}")
+
+
 def test_raw_words_of_another_bit_generator_are_its_own():
     a, b = (np.random.Generator(np.random.Philox(5)) for _ in range(2))
     np.testing.assert_array_equal(compiled.raw_words(a, 100), b.bit_generator.random_raw(100))
