@@ -631,14 +631,44 @@ def test_member_changes(rng):
 
     def call(module, gen):
         a, m = alive.copy(), members.copy()
-        return module.member_changes(gen, a, m, join_mean, np.exp(-join_mean), 0.04, 3.0), a, m
+        u_join, band = module.member_join_draws(gen, a, join_mean)
+        return module.member_changes(gen, a, m, join_mean, u_join, band, np.exp(-join_mean[band]), 0.04, 3.0), a, m, \
+            u_join, band
 
     outs = _both_draw(call)
     _assert_same(outs[0], outs[1])
-    dismantled, a, m = outs[1]
+    dismantled, a, m, u_join, band = outs[1]
     assert dismantled.size > 0 and not a[dismantled].any() and alive[dismantled].all()
     assert (m[alive] > members[alive]).any() and (m[alive] < members[alive]).any()
     np.testing.assert_array_equal(m[~alive], members[~alive])
+    # the joins are those of exp(-join_mean) taken everywhere; exp was taken for a few rows only
+    live = np.flatnonzero(alive)
+    assert alive[band].all() and 0 < band.size < live.size / 2  # (means here up to 1; in the model near 0.1)
+    joined_everywhere = reference.poisson_inversion(join_mean[live], np.exp(-join_mean[live]), u_join[live])
+    np.testing.assert_array_equal(compiled.poisson_at(join_mean, u_join, band, np.exp(-join_mean[band]))[live],
+                                  joined_everywhere)
+
+
+def test_poisson_band_leaves_every_count_as_exp_everywhere_gives(rng):
+    """Counts by inversion with exp(-mean) taken only in the band are those with exp taken for every element,
+    where the uniform is just below or at exp(-mean), at mean 0, tiny, near and above 1, large and NaN; both
+    implementations pick the same band, and most small means are decided without exp."""
+    k = 20000
+    mean = rng.random(k) * rng.choice([0.0, 1e-12, 0.1, 1.0, 3.0, 300.0], k)
+    mean[:5] = [0.0, 1.0, 1 - 2.0**-30, np.nan, 2.0**-30]
+    p0 = np.exp(-mean)
+    u = rng.random(k)
+    edge = rng.random(k) < 0.3  # uniforms at exp(-mean) and the next number below it
+    u[edge] = np.where(rng.random(edge.sum()) < 0.5, p0[edge], np.nextafter(p0[edge], 0))
+    u = np.minimum(u, np.nextafter(1.0, 0))
+    everywhere = reference.poisson_inversion(mean, p0, u)
+    bands = [module.poisson_band(mean, u) for module in (reference, compiled)]
+    np.testing.assert_array_equal(bands[0], bands[1])
+    band = bands[0]
+    for module in (reference, compiled):
+        np.testing.assert_array_equal(module.poisson_at(mean, u, band, np.exp(-mean[band])), everywhere)
+    small = (mean < 0.1) & ~edge
+    assert np.isin(np.flatnonzero(small), band).mean() < 0.2
 
 
 def test_inversion_samplers_are_identical(rng):
@@ -808,9 +838,19 @@ def test_raid_hazard(rng):
     ms, form = rng.integers(0, N_STATES, u).astype(np.int16), rng.integers(0, NF, u).astype(np.int8)
     investigations = rng.random(N_STATES) * 30
     investigations[5] = 0.0
-    args = (alive, ms, form, rng.integers(0, 40, u), rng.random(NF), investigations, N_STATES)
-    hazard = compiled.raid_hazard(*args)
-    np.testing.assert_array_equal(reference.raid_hazard(*args), hazard)
+    base = (alive, ms, form, rng.integers(0, 40, u), rng.random(NF), investigations, N_STATES)
+    hazard = reference.raid_hazard(*base, rng.random(u))[0]
+    # uniforms at random, at 1 - exp(-hazard) and the next number below it (hazards up to some 3)
+    prob = 1 - np.exp(-hazard)
+    draw = rng.random(u)
+    edge = rng.random(u) < 0.3
+    draw[edge] = np.where(rng.random(edge.sum()) < 0.5, prob[edge], np.nextafter(prob[edge], 0))
+    outs = [module.raid_hazard(*base, draw) for module in (reference, compiled)]
+    _assert_same(outs[0], outs[1])
+    hazard, raided, band = outs[1]
+    raided[band] = draw[band] < 1 - np.exp(-hazard[band])  # as Enforcement.raids
+    np.testing.assert_array_equal(raided, draw < 1 - np.exp(-hazard))
+    assert band.size < u / 2 and raided.any()
     assert (hazard[~alive] == 0).all() and (hazard[alive & (ms != 5)] > 0).all()
     by_state = np.bincount(ms, weights=hazard, minlength=N_STATES)  # each member state's investigations are shared out
     has_live = np.bincount(ms[alive], minlength=N_STATES) > 0

@@ -127,10 +127,15 @@ class Enforcement:
     def raids(self, groups) -> np.ndarray:
         """Groups investigated proactively this month (boolean over group rows)."""
         u = groups.used
-        hazard = self.kernels.raid_hazard(groups.alive[:u], groups.member_state[:u], groups.form[:u], groups.held[:u],
-                                          self.visibility, self.police_investigations, self.geo.n_states)
+        draw = self.rng_justice.random(u)
+        # raided if draw < 1 - exp(-hazard): decided in the kernel where that is sure without exp (nearly all),
+        # here for the rest (kernels.raid_hazard)
+        hazard, raided, band = self.kernels.raid_hazard(groups.alive[:u], groups.member_state[:u], groups.form[:u],
+                                                        groups.held[:u], self.visibility, self.police_investigations,
+                                                        self.geo.n_states, draw)
         groups.raid_hazard[:u] = hazard
-        return self.rng_justice.random(u) < 1 - np.exp(-hazard)
+        raided[band] = draw[band] < 1 - np.exp(-hazard[band])
+        return raided
 
     def open_investigations(self, groups, cases: np.ndarray, raided: np.ndarray) -> np.ndarray:
         """Groups investigated this month (boolean over group rows): those raided, and those whose victims

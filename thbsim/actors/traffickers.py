@@ -167,8 +167,11 @@ class CrimeGroups:
         """Members join profitable groups and quit; returns rows dismantled this month."""
         p, u = self.p, self.used
         join_mean = self.members[:u] * p["groups.member_growth"] * np.minimum(self.profitability, 1.0)
-        dismantled = self.kernels.member_changes(self._rng_kernels, self.alive[:u], self.members[:u], join_mean,
-                                                 np.exp(-join_mean), p["groups.member_quit"], p["groups.min_members"])
+        # exp(-join_mean) only where the uniform may fall above it (kernels.poisson_band): some one row in ten
+        u_join, band = self.kernels.member_join_draws(self._rng_kernels, self.alive[:u], join_mean)
+        dismantled = self.kernels.member_changes(self._rng_kernels, self.alive[:u], self.members[:u], join_mean, u_join,
+                                                 band, np.exp(-join_mean[band]), p["groups.member_quit"],
+                                                 p["groups.min_members"])
         self.died[dismantled] = t
         return dismantled
 

@@ -74,7 +74,9 @@ class Recruitment:
         """Successful recruits per group: attempts Poisson(wanted / reference success), thinned
         (one uniform per group row, by inversion)."""
         mean = wanted / self.p["recruit.success"] * self.mean_success[cell]
-        return self.kernels.poisson_inversion(mean, np.exp(-mean), self.rng.random(mean.size))
+        u = self.rng.random(mean.size)
+        band = self.kernels.poisson_band(mean, u)  # exp(-mean) only where u may fall above it
+        return self.kernels.poisson_at(mean, u, band, np.exp(-mean[band]))
 
     def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray) -> dict:
         """Attributes of one recruit per entry of ``member_state``/``form`` (call ``prepare`` first); their

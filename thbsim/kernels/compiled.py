@@ -13,7 +13,7 @@ from numba.core import cgutils, types
 from numba.experimental import structref
 from numba.extending import intrinsic, overload
 
-from thbsim.kernels.reference import MAX_INVERSION_MEAN, MAX_INVERSION_N
+from thbsim.kernels.reference import EXP_MARGIN, MAX_INVERSION_MEAN, MAX_INVERSION_N
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
 
 # error_model="numpy": a division by zero gives inf or nan, as in the numpy reference, instead of raising;
@@ -923,6 +923,27 @@ def _poisson_two_steps(mean, p0, u):
 
 
 @jit
+def poisson_band(mean, u):
+    out = np.empty(mean.size, np.int64)
+    k = 0
+    for i in range(mean.size):
+        out[k] = i
+        k += not (u[i] < (1.0 - mean[i]) - EXP_MARGIN)
+    return out[:k]
+
+
+@jit
+def poisson_at(mean, u, rows, p0):
+    out = np.zeros(mean.size, np.int64)
+    for j in range(rows.size):
+        i = rows[j]
+        if mean[i] > MAX_INVERSION_MEAN:  # (a mean above 1 is always in the band)
+            raise ValueError("poisson_inversion: mean above MAX_INVERSION_MEAN")
+        out[i] = _poisson_two_steps(mean[i], p0[j], u[i])
+    return out
+
+
+@jit
 def poisson_inversion(mean, p0, u):
     out = np.empty(mean.size, np.int64)
     for i in range(mean.size):
@@ -1036,15 +1057,32 @@ def user_cases(rng, knowing_users, p_detect, decide_p, verdict_p, pending_decisi
 
 
 @jit
-def member_changes(rng, alive, members, join_mean, join_p0, quit, min_members):
+def member_join_draws(rng, alive, join_mean):
     rng = _generator(rng)
-    # the reference's uniforms in its order: one per living row (ascending) for the joins, then one each for
-    # the quits
+    # the reference's uniforms in its order: one per living row (ascending); the rows that need exp
+    n = alive.size
+    u_join = np.zeros(n)
+    band = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        if alive[i]:
+            u = rng.random()
+            u_join[i] = u
+            band[k] = i
+            k += not (u < (1.0 - join_mean[i]) - EXP_MARGIN)
+    return u_join, band[:k]
+
+
+@jit
+def member_changes(rng, alive, members, join_mean, u_join, band, band_p0, quit, min_members):
+    rng = _generator(rng)
+    # the joins of the rows in the band (the others' are 0), then one uniform per living row (ascending)
+    # for the quits, as the reference
     u = alive.size
     joined = np.zeros(u, np.int64)
-    for i in range(u):
-        if alive[i]:
-            joined[i] = _poisson(join_mean[i], join_p0[i], rng.random())
+    for j in range(band.size):
+        i = band[j]
+        joined[i] = _poisson(join_mean[i], band_p0[j], u_join[i])
     n_dismantled = 0
     quit_table = _binomial_table(quit)
     for i in range(u):
@@ -1124,18 +1162,26 @@ def demand_month(rng, users, users_base, user_rate, employers, employers_base, d
 
 
 @jit
-def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states):
-    u = alive.size
-    w = np.zeros(u)
+def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states, u):
+    n = alive.size
+    w = np.zeros(n)
     total = np.zeros(n_states)
-    for i in range(u):  # sums in row order, as bincount's
+    for i in range(n):  # sums in row order, as bincount's
         if alive[i]:
             w[i] = visibility[form[i]] * np.sqrt(1.0 + held[i])
         total[member_state[i]] += w[i]
-    hazard = np.empty(u)
-    for i in range(u):
-        hazard[i] = investigations[member_state[i]] * w[i] / max(total[member_state[i]], 1e-12)
-    return hazard
+    hazard = np.empty(n)
+    raided = np.empty(n, np.bool_)
+    band = np.empty(n, np.int64)
+    k = 0
+    for i in range(n):
+        h = investigations[member_state[i]] * w[i] / max(total[member_state[i]], 1e-12)
+        hazard[i] = h
+        sure = u[i] < (h - h * h * 0.5) - EXP_MARGIN
+        raided[i] = sure
+        band[k] = i
+        k += not (sure or u[i] >= h + EXP_MARGIN)
+    return hazard, raided, band[:k]
 
 
 @jit

@@ -23,13 +23,17 @@ __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates"
            "open_investigations", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
-           "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "owners", "live_cells",
+           "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "poisson_band", "poisson_at",
+           "member_join_draws", "owners", "live_cells",
            "generator_handle", "raw_words", "user_case_cuts", "identify_through_users"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
 """Largest Poisson mean drawn by inversion (so that exp(-mean) stays a normal double)."""
 TWO_TO_MINUS_32 = 2.0**-32
+EXP_MARGIN = 2.0**-30
+"""How far a uniform must lie from a bound on exp(-x) to be decided without it: any exp numpy may use
+(glibc's, within an ulp; SVML's on AVX-512, within four) errs by far less (``poisson_band``, ``raid_hazard``)."""
 
 
 def generator_handle(rng: np.random.Generator) -> np.random.Generator:
@@ -437,6 +441,21 @@ def poisson_inversion(mean, p0, u) -> np.ndarray:
     return k
 
 
+def poisson_band(mean, u) -> np.ndarray:
+    """The elements whose Poisson(``mean``) count by inversion of ``u`` needs exp(-mean): all but those with
+    ``u`` surely below it, whose count is 0 (exp(-x) >= 1 - x; ``EXP_MARGIN``). Some two in three group
+    rows' recruits and nine in ten groups' new members are 0 so, and exp takes some 8 ns an element."""
+    return np.flatnonzero(~(u < (1.0 - mean) - EXP_MARGIN))
+
+
+def poisson_at(mean, u, rows, p0) -> np.ndarray:
+    """``poisson_inversion`` of the elements ``rows`` (``p0`` = exp(-mean) of those, in their order), 0 elsewhere:
+    with ``rows = poisson_band(mean, u)``, the counts ``poisson_inversion`` gives every element."""
+    out = np.zeros(mean.size, np.int64)
+    out[rows] = poisson_inversion(mean[rows], p0, u[rows])
+    return out
+
+
 def _court_stage(rng, pending, come_up_p, rate_by_state, member_state, boost, has_boost: bool) -> np.ndarray:
     """One stage of the groups' cases (prosecution decision or trial): how many of each group's pending
     cases come up this month (removed from ``pending`` in place), and returns how many of those succeed
@@ -520,17 +539,26 @@ def user_cases(rng, knowing_users, p_detect, decide_p: float, verdict_p: float, 
     return suspects, prosecuted, convicted, rng.binomial(suspects, found_per_suspect)
 
 
-def member_changes(rng, alive, members, join_mean, join_p0, quit: float, min_members: float) -> np.ndarray:
-    """Members join living groups (Poisson with mean ``join_mean``; ``join_p0`` = exp(-join_mean)) and
-    quit them (binomial, ``quit`` each); a group left with fewer than ``min_members`` is dismantled
-    (``alive`` set False in place). Changes ``members`` in place; returns the dismantled rows. Two uniforms
-    per living group from ``rng`` (rows ascending: every group's for the joins, then every group's for the
-    quits)."""
+def member_join_draws(rng, alive, join_mean) -> tuple[np.ndarray, np.ndarray]:
+    """The uniforms of the members joining living groups, one per living group from ``rng`` (rows ascending;
+    0 for the others), and the rows whose joins need exp(-join_mean) (``poisson_band``)."""
     live = np.flatnonzero(alive)
-    u_join = rng.random(live.size)
+    u_join = np.zeros(alive.size)
+    u_join[live] = rng.random(live.size)
+    return u_join, live[poisson_band(join_mean[live], u_join[live])]
+
+
+def member_changes(rng, alive, members, join_mean, u_join, band, band_p0, quit: float,
+                   min_members: float) -> np.ndarray:
+    """Members join living groups (Poisson with mean ``join_mean`` by inversion of ``u_join``; ``band``, the rows
+    of ``member_join_draws`` that need it, with ``band_p0`` = exp(-join_mean) of those) and quit them (binomial,
+    ``quit`` each, one uniform per living group from ``rng``, rows ascending); a group left with fewer than
+    ``min_members`` is dismantled (``alive`` set False in place). Changes ``members`` in place; returns the
+    dismantled rows."""
+    live = np.flatnonzero(alive)
     u_quit = rng.random(live.size)
     m_live = members[live]
-    joined = poisson_inversion(join_mean[live], join_p0[live], u_join)
+    joined = poisson_at(join_mean, u_join, band, band_p0)[live]
     members[live] = m_live + joined - binomial_inversion(m_live, quit, u_quit)
     np.maximum(members, 0, out=members)
     dismantled = np.flatnonzero(alive & (members < min_members))
@@ -581,12 +609,18 @@ def demand_month(rng, users, users_base, user_rate: float, employers, employers_
     return knowing, sector_capacity, np.maximum(capacity / np.maximum(exploited, 0.5), 1e-3)
 
 
-def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states: int) -> np.ndarray:
+def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states: int, u):
     """Each group's monthly hazard of a proactive investigation: the member state's ``investigations``
-    shared among its living groups in proportion to visibility (by form) x sqrt(1 + victims held)."""
+    shared among its living groups in proportion to visibility (by form) x sqrt(1 + victims held); and
+    which groups are raided, ``u < 1 - exp(-hazard)`` for their uniforms ``u``, where that is sure without
+    exp (1 - exp(-h) lies between h - h^2/2 and h; ``EXP_MARGIN``). Returns the hazards, the raids decided
+    (booleans) and the rows left to decide with numpy's exp (``band``, ascending)."""
     w = np.where(alive, visibility[form] * np.sqrt(1.0 + held), 0.0)
     total = np.bincount(member_state, weights=w, minlength=n_states)
-    return investigations[member_state] * w / np.maximum(total[member_state], 1e-12)
+    hazard = investigations[member_state] * w / np.maximum(total[member_state], 1e-12)
+    raided = u < (hazard - hazard * hazard * 0.5) - EXP_MARGIN
+    band = np.flatnonzero(~raided & ~(u >= hazard + EXP_MARGIN))
+    return hazard, raided, band
 
 
 def pick_in_cell(alive, member_state, form, n_forms: int, n_cells: int, cell, u) -> np.ndarray:
