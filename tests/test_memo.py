@@ -47,3 +47,25 @@ def test_remembered_tables_equal_fresh_ones_after_a_lever_like_change():
     assert (detection[demand.offence] > 0).all() and (detection[~demand.offence] == 0).all()
     demand.user_detection_per_year[:] = 0.4  # a lever doubles users' detection: remembered value computed again
     assert (demand.monthly_user_detection()[demand.offence] > detection[demand.offence]).all()
+
+
+def test_kept_table_of_opened_investigations_equals_a_fresh_one():
+    """Enforcement keeps its table of 1 - (1 - p)^n and lengthens it when a month has more cases: the groups it
+    investigates are those a table made for the month gives, and its numbers are a fresh table's."""
+    m = TraffickingModel(Scenario().with_params(scale=0.02), seed=3)
+    enf, g = m.enforcement, m.groups
+    u = g.used
+    rng = np.random.default_rng(5)
+    p = m.p["police.investigate_on_identification"]
+    for most in (2, 3, 40, 5):  # a month with many cases in one group lengthens the table
+        cases = rng.integers(0, most + 1, u)
+        raided = rng.random(u) < 0.05
+        state = enf.rng_justice.bit_generator.state
+        kept = enf.open_investigations(g, cases, raided)
+        enf.rng_justice.bit_generator.state = state
+        fresh = m.kernels.open_investigations(enf._justice_kernels, cases, 1 - (1 - p) ** np.arange(cases.max() + 1),
+                                              raided, g.alive[:u])
+        np.testing.assert_array_equal(kept, fresh)
+        assert enf._p_open_by_count.size > cases.max()
+        np.testing.assert_array_equal(enf._p_open_by_count, 1 - (1 - p) ** np.arange(enf._p_open_by_count.size))
+    assert enf._p_open_by_count.size >= 41 and kept.any()

@@ -84,6 +84,7 @@ class Enforcement:
         self.orphan_trial = np.zeros(n, np.int64)
         self._tables = LastResult(self._compute_detection_tables)
         self._yearly_checks = LastResult(lambda: 1 - (1 - self.inspection_hits()) ** 12)
+        self._p_open_by_count = np.zeros(0)  # 1 - (1 - p)^n by n, made longer when a month needs it
 
     # -- detection table -------------------------------------------------------
     def detection_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -140,9 +141,13 @@ class Enforcement:
     def open_investigations(self, groups, cases: np.ndarray, raided: np.ndarray) -> np.ndarray:
         """Groups investigated this month (boolean over group rows): those raided, and those whose victims
         identified outside raids (``cases`` per group) open a case: with n of them, with probability
-        1 - (1 - p)^n, p = ``police.investigate_on_identification`` (taken from a table by n)."""
-        p_open_by_count = 1 - (1 - self.p["police.investigate_on_identification"]) ** np.arange(cases.max(initial=0) + 1)
-        return self.kernels.open_investigations(self._justice_kernels, cases, p_open_by_count, raided,
+        1 - (1 - p)^n, p = ``police.investigate_on_identification`` (taken from a table by n, kept from month to
+        month: numpy's power gives each n the same number in a table of any length)."""
+        need = cases.max(initial=0) + 1
+        if need > self._p_open_by_count.size:
+            length = max(need, 2 * self._p_open_by_count.size, 16)
+            self._p_open_by_count = 1 - (1 - self.p["police.investigate_on_identification"]) ** np.arange(length)
+        return self.kernels.open_investigations(self._justice_kernels, cases, self._p_open_by_count, raided,
                                                 groups.alive[:groups.used])
 
     def investigate(self, groups, investigated: np.ndarray, t: int) -> np.ndarray:
