@@ -1014,12 +1014,15 @@ def test_write_recruits(rng):
               rng.integers(12, 46, k), form, sector, rng.integers(0, 2, k).astype(np.int8), rng.integers(0, 500, k))
     since = -rng.integers(0, 240, k)
     victims = [Victims(8000), Victims(8000)]
+    counts = []
     for v, module in zip(victims, (reference, compiled), strict=True):
         rows = v.allocate(k)
-        module.write_recruits(v.fields(), rows, EXPLOITED, 7, since, *values, NF, N_FORM_SECTOR)
+        counts.append(module.write_recruits(v.fields(), rows, EXPLOITED, 7, since, *values, NF, N_FORM_SECTOR, N_STATES * NF))
     for a, b in zip(victims[0].fields(), victims[1].fields(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert (victims[1].hazard_key[:k] > 0).any() and (victims[1].state[:k] == EXPLOITED).all()
+    np.testing.assert_array_equal(counts[0], counts[1])  # recruits per cell
+    np.testing.assert_array_equal(counts[1], np.bincount(values[1] * NF + form, minlength=N_STATES * NF))
 
 
 def test_stratum_cdf(rng):
@@ -1117,3 +1120,36 @@ def test_live_cells(rng):
     _assert_same(reference.live_cells(alive, member_state, form, NF), out)
     assert (out[~alive] == -1).all()
     np.testing.assert_array_equal(out[alive], member_state[alive].astype(np.int64) * NF + form[alive])
+
+
+def test_retraffick_and_update_stocks(rng):
+    """Victims trafficked again join their new group in transit (those without one stay as they were), counted
+    per cell; the stocks move by the month's flows; both implementations alike."""
+    from thbsim.population import RECRUITED, SUPPORTED
+
+    n_rows, n_cells = 4000, N_STATES * NF
+    cell = rng.integers(0, n_cells, n_rows).astype(np.int16)
+    rows = np.sort(rng.choice(n_rows, 300, replace=False))
+    new_group = np.where(rng.random(300) < 0.8, rng.integers(0, 50, 300), -1)
+    start = rng.integers(0, 100, (5, n_cells))
+    flows = rng.integers(0, 10, (6, n_cells))  # in transit, identified, exited, entered, declined, left support
+    recruited = rng.integers(0, 10, n_cells)
+    outs = []
+    for module in (reference, compiled):
+        state = np.full(n_rows, SUPPORTED, np.int8)
+        group = np.full(n_rows, -1, np.int32)
+        since = np.zeros(n_rows, np.int16)
+        times = np.ones(n_rows, np.int8)
+        counts = module.retraffick(rows, new_group, state, group, since, times, cell, 9, n_cells)
+        stocks = start.copy()
+        module.update_stocks(stocks, recruited, counts, flows)
+        outs.append((counts, state, group, since, times, stocks))
+    _assert_same(outs[0], outs[1])
+    counts, state, group, since, times, stocks = outs[1]
+    taken = rows[new_group >= 0]
+    assert (state[taken] == RECRUITED).all() and (group[taken] == new_group[new_group >= 0]).all()
+    assert (since[taken] == 9).all() and (times[taken] == 2).all() and (state[rows[new_group < 0]] == SUPPORTED).all()
+    np.testing.assert_array_equal(counts, np.bincount(cell[taken], minlength=n_cells))
+    np.testing.assert_array_equal(stocks[RECRUITED] - start[RECRUITED], recruited + counts - flows[0])
+    np.testing.assert_array_equal(stocks.sum(axis=0) - start.sum(axis=0),
+                                  recruited - flows[2] - flows[4] - flows[5])  # in: recruits; out: left the system

@@ -141,7 +141,8 @@ class TraffickingModel(mesa.Model):
         self._prepare_recruitment()
         attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
         months = rng.geometric(1 / 24, owner.size) - 1
-        place_recruits(self.victims, attrs, owner, 0, EXPLOITED, -np.minimum(months, 240), kernels=self.kernels)
+        place_recruits(self.victims, attrs, owner, 0, EXPLOITED, self.geo.n_states * NF, -np.minimum(months, 240),
+                       kernels=self.kernels)
         self.recruitment.pool[:] = np.round(self.recruitment.pool_base).astype(np.int64)
         self._stocks = self._state_histogram()
 
@@ -278,20 +279,14 @@ class TraffickingModel(mesa.Model):
         rows_ident, re_rows, fl, by_channel = kern.move_on(
             state, v.state_since, v.exploited_since, v.months_exploited, grp_v, v.cell, v.member_state, r0, e0, i0, s0,
             ident, leave, looked, slot_raw, sup.accept, sup.exit_rate, sup.retrafficking, t, n * NF, channel, n, N_CHANNELS)
+        # supported victims trafficked again join a group of their cell (if it has one): in transit again
         new_group = self._pick_groups(v.cell[re_rows], self.streams["retrafficking"]) if re_rows.size else re_rows
-        re_rows, new_group = re_rows[new_group >= 0], new_group[new_group >= 0]
-        state[re_rows] = RECRUITED
-        grp_v[re_rows] = new_group
-        v.state_since[re_rows] = t
-        v.times_trafficked[re_rows] += 1
+        retrafficked = kern.retraffick(re_rows, new_group, state, grp_v, v.state_since, v.times_trafficked, v.cell, t,
+                                       n * NF)
         self._register(rows_ident, self.streams["registration"], rec["registered"][t])
-        cell_v = v.cell
-
-        def vic(rows):
-            return np.bincount(cell_v[rows], minlength=n * NF).reshape(n, NF)
 
         # flows by (member state, form), counted before released rows are reused by recruits
-        flows = {"retrafficked": vic(re_rows)}
+        flows = {"retrafficked": retrafficked.reshape(n, NF)}
         for k, name in enumerate(("transit", "identified", "exited_unidentified", "support_entered", "support_declined",
                                   "support_exited")):
             flows[name] = fl[k].reshape(n, NF)
@@ -303,10 +298,10 @@ class TraffickingModel(mesa.Model):
         ledger["frozen"][:] = frozen
         ledger["closing"][:] = g.assets[:u]
         entrants = g.entry(self.demand.capacity, exploited, self.market_margin(), t)
-        place_recruits(v, attrs, owner, t, RECRUITED, kernels=self.kernels)
-        new_cells = attrs["member_state"].astype(np.int64) * NF + attrs["form"]
-        flows["recruited"] = np.bincount(new_cells, minlength=n * NF).reshape(n, NF)
-        self._update_stocks(flows)
+        recruited = place_recruits(v, attrs, owner, t, RECRUITED, n * NF, kernels=self.kernels)[1]
+        flows["recruited"] = recruited.reshape(n, NF)
+        # stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)
+        kern.update_stocks(self._stocks, recruited, retrafficked, fl)
         flows.update(moved)
 
         # sums over groups by member state and by cell (kernels.group_sums)
@@ -440,14 +435,6 @@ class TraffickingModel(mesa.Model):
                                    / np.maximum(np.bincount(ms_e, minlength=n), 1))
         share = np.bincount(ge, weights=foreign, minlength=u)[:u] / np.maximum(g.held[:u], 1)
         return 1 + self.p["lever.jit.effect"] * self.jit_share[g.member_state[:u]] * share
-
-    def _update_stocks(self, f: dict) -> None:
-        """Stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)."""
-        st = self._stocks
-        st[RECRUITED] += (f["recruited"] + f["retrafficked"] - f["transit"]).ravel()  # moves: see _move_victims
-        st[EXPLOITED] += (f["transit"] - f["identified"] - f["exited_unidentified"]).ravel()
-        st[IDENTIFIED] += (f["identified"] - f["support_entered"] - f["support_declined"]).ravel()
-        st[SUPPORTED] += (f["support_entered"] - f["support_exited"] - f["retrafficked"]).ravel()
 
     def _state_histogram(self) -> np.ndarray:
         """Victims per (state, member state x form) cell, from the arrays (one pass)."""

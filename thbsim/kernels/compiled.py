@@ -412,6 +412,32 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
 
 
 @jit
+def retraffick(rows, new_group, state, group, state_since, times_trafficked, cell, t, n_cells):
+    counts = np.zeros(n_cells, np.int64)
+    for k in range(rows.size):
+        g = new_group[k]
+        if g >= 0:
+            i = rows[k]
+            state[i] = RECRUITED
+            group[i] = g
+            state_since[i] = t
+            times_trafficked[i] += 1
+            counts[cell[i]] += 1
+    return counts
+
+
+@jit
+def update_stocks(stocks, recruited, retrafficked, flows):
+    for c in range(recruited.size):
+        transit, identified, exited = flows[0, c], flows[1, c], flows[2, c]
+        entered, declined, left = flows[3, c], flows[4, c], flows[5, c]
+        stocks[RECRUITED, c] += recruited[c] + retrafficked[c] - transit
+        stocks[EXPLOITED, c] += transit - identified - exited
+        stocks[IDENTIFIED, c] += identified - entered - declined
+        stocks[SUPPORTED, c] += entered - left - retrafficked[c]
+
+
+@jit
 def first_free(state, n):
     # 64 rows at a time: a bit per free row (a loop the compiler turns into vector compares), then one step
     # per set bit, lowest first (count trailing zeros). The free rows a month needs are a few percent of the
@@ -1313,7 +1339,8 @@ def group_sums(keys, weights, n_keys):
 
 @jit
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
-                   channel, group, n_forms, n_form_sector):
+                   channel, group, n_forms, n_form_sector, n_cells):
+    per_cell = np.zeros(n_cells, np.int64)
     (f_state, f_citizenship, f_member_state, f_sex, f_birth_month, f_form, f_sector, f_channel, f_group, f_cell,
      f_exploited_since, f_months_exploited, f_state_since, f_times_trafficked, f_hazard_key) = fields
     for k in range(rows.size):
@@ -1328,12 +1355,15 @@ def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_
         f_sector[i] = sector[k]
         f_channel[i] = channel[k]
         f_group[i] = group[k]
-        f_cell[i] = ms * n_forms + f
+        c = ms * n_forms + f
+        f_cell[i] = c
+        per_cell[c] += 1
         f_exploited_since[i] = exploited_since[k]
         f_months_exploited[i] = 0
         f_state_since[i] = t
         f_times_trafficked[i] = 1
         f_hazard_key[i] = _hazard_key(ms, f, sector[k], channel[k], n_form_sector)
+    return per_cell
 
 
 @jit

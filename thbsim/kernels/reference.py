@@ -24,7 +24,7 @@ __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates"
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "poisson_band", "poisson_at",
-           "member_join_draws", "owners", "live_cells",
+           "member_join_draws", "retraffick", "update_stocks", "owners", "live_cells",
            "generator_handle", "raw_words", "user_case_cuts", "identify_through_users"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
@@ -149,6 +149,30 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
     by_channel = np.bincount(member_state[rows_ident].astype(np.int64) * n_channels + channel[ident],
                              minlength=n_states * n_channels)
     return rows_ident, s0[retraffic], flows, by_channel
+
+
+def retraffick(rows, new_group, state, group, state_since, times_trafficked, cell, t: int, n_cells: int) -> np.ndarray:
+    """Supported victims trafficked again (``rows``, from ``move_on``) join the group picked for them
+    (``new_group``; -1 where their cell has none: they stay supported): in transit again since ``t``, once more
+    trafficked. Changes the rows in place; returns those trafficked again per cell."""
+    taken = new_group >= 0
+    rows, new_group = rows[taken], new_group[taken]
+    state[rows] = RECRUITED
+    group[rows] = new_group
+    state_since[rows] = t
+    times_trafficked[rows] += 1
+    return np.bincount(cell[rows], minlength=n_cells)
+
+
+def update_stocks(stocks, recruited, retrafficked, flows) -> None:
+    """Victims per (state, cell) carried forward in place by the month's flows: ``recruited``, ``retrafficked``
+    and ``move_on``'s ``flows`` (in transit, identified, exited unidentified, entered support, declined it,
+    left it). Moves between member states are counted where they happen (``move_victims``)."""
+    transit, identified, exited, entered, declined, left = flows
+    stocks[RECRUITED] += recruited + retrafficked - transit
+    stocks[EXPLOITED] += transit - identified - exited
+    stocks[IDENTIFIED] += identified - entered - declined
+    stocks[SUPPORTED] += entered - left - retrafficked
 
 
 def user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell):
@@ -714,9 +738,10 @@ def group_sums(keys, weights, n_keys: int) -> np.ndarray:
 
 
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
-                   channel, group, n_forms, n_form_sector):
+                   channel, group, n_forms, n_form_sector, n_cells) -> np.ndarray:
     """Write recruits into victim rows ``rows``: ``fields`` are the victims' backing arrays in the
-    order of ``Victims.fields()``; the other arrays have one entry per recruit."""
+    order of ``Victims.fields()``; the other arrays have one entry per recruit. Returns the recruits per
+    (member state x form) cell."""
     (f_state, f_citizenship, f_member_state, f_sex, f_birth_month, f_form, f_sector, f_channel, f_group, f_cell,
      f_exploited_since, f_months_exploited, f_state_since, f_times_trafficked, f_hazard_key) = fields
     f_state[rows] = state
@@ -734,6 +759,7 @@ def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_
     f_state_since[rows] = t
     f_times_trafficked[rows] = 1
     f_hazard_key[rows] = 2 * hazard_key(member_state, form, sector, channel)
+    return np.bincount(f_cell[rows], minlength=n_cells)
 
 
 def stratum_cdf(pool, success, link, susceptibility):
