@@ -137,6 +137,28 @@ def test_detect(rng):
     assert by_cell[r["cell"][e0[non_raid][0]]] > 0
 
 
+@pytest.mark.parametrize("scarce", [False, True])
+def test_detect_month_is_its_three_kernels(rng, scarce):
+    """detect_month gives what user_case_cuts, detect and identify_through_users give one after the other, in
+    both implementations; "scarce": a large stock makes the cut-offs leave too few candidates (widened)."""
+    r = _rows(rng, 20000, 400)
+    args = list(_detect_args(rng, r, 400))
+    found = rng.integers(0, 4, N_STATES)
+    stock = np.bincount(r["member_state"][args[0][r["form"][args[0]] == 0]], minlength=N_STATES).astype(float)
+    if scarce:
+        stock *= 1000.0
+    cut = reference.user_case_cuts(found, stock, NF)
+    args[-2] = cut.copy()
+    ident, leave, channel, by_group, by_cell, looked, *candidates = reference.detect(*args)
+    looked = reference.identify_through_users(found, cut, *candidates, args[0], args[1], ident, leave, channel,
+                                              r["raw"], r["cell"], r["member_state"], by_group, by_cell, looked, 4)
+    one_by_one = (ident, leave, channel, by_group, by_cell, looked)
+    month_args = (found, stock, NF, *args[:-2], args[-1], 4)
+    for impl in (reference, compiled):
+        _assert_same(impl.detect_month(*month_args), one_by_one)
+    assert (channel == 4).any() and (cut == 2.0).any() == scarce  # a cut widened only where candidates were scarce
+
+
 def test_user_candidates(rng):
     r = _rows(rng, 20000, 400)
     args = _detect_args(rng, r, 400)
@@ -1054,22 +1076,25 @@ def test_whole_runs_are_identical(scenario):
 
 
 def test_whole_runs_are_identical_when_users_cases_widen_their_cut(monkeypatch):
-    """Users' cases whose candidates fall short every month (cut-offs made a thousand times narrower): the cut
-    is widened, victims outside detect's positions are identified, and numpy and numba still agree."""
+    """Users' cases whose candidates fall short every month (cut-offs made a thousand times narrower, the stock of
+    victims they are taken from a thousand times larger): the cut is widened, victims outside detect's positions
+    are identified, and numpy and numba still agree."""
     widened = {reference: [], compiled: []}
     for module in (reference, compiled):
-        def narrow(found, stock, n_forms, _cuts=module.user_case_cuts):
-            cut = _cuts(found, stock, n_forms)
-            return np.where(cut > 0, cut * 1e-3, cut)
+        def narrow(found, stock, n_forms, *rest, _detect_month=module.detect_month, _months=widened[module]):
+            stock = stock * 1000.0
+            # whether identify_through_users will widen a cut this month: candidates short of the cases somewhere
+            e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, hit, police, dead, \
+                raid_identifies, cell, n_groups, n_cells, member_state, _ = rest
+            cut = reference.user_case_cuts(found, stock, n_forms)
+            cand_ms = reference.detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
+                                       hit, police, dead, raid_identifies, cell, n_groups, n_cells, cut,
+                                       member_state)[7]
+            short = (np.bincount(cand_ms, minlength=found.size) < found) & (cut[::n_forms] < 1.0)
+            _months.append(bool(short.any()))
+            return _detect_month(found, stock, n_forms, *rest)
 
-        def counting(found, cut_by_cell, *rest, _identify=module.identify_through_users, _months=widened[module]):
-            before = cut_by_cell.copy()
-            out = _identify(found, cut_by_cell, *rest)
-            _months.append(bool((cut_by_cell != before).any()))
-            return out
-
-        monkeypatch.setattr(module, "user_case_cuts", narrow)
-        monkeypatch.setattr(module, "identify_through_users", counting)
+        monkeypatch.setattr(module, "detect_month", narrow)
     sc = load(SCENARIOS / "baseline.toml").with_params(scale=0.1, **{"users.detection_per_year": 0.2})
     data = {}
     for name in ("numpy", "numba"):

@@ -253,15 +253,13 @@ class TraffickingModel(mesa.Model):
         # knowing users detected where use is an offence; some of their cases lead to the victim
         # (drawn before the detection pass, which also collects the candidates those cases may find)
         user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
-        cut_by_cell = kern.user_case_cuts(found, self._exploited_start[:, 0], NF)  # flat, per cell
-        # (and the identifications outside raids per group and cell: they open investigations)
-        ident, leave, channel, n_ident_g, found_by_cell, looked, *candidates = kern.detect(
-            e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident, p_event, shares, slot_raw, raided | dead,
-            raided | police_broke, dead, p["police.raid_identifies"], v.cell, u, n * NF, cut_by_cell, v.member_state)
-        # the victims users' cases lead to are identified, and counted with the identifications outside raids
-        # (returning detect's positions decided in full with every victim it identified outside them)
-        looked = kern.identify_through_users(found, cut_by_cell, *candidates, e0, ge, ident, leave, channel, slot_raw,
-                                             v.cell, v.member_state, n_ident_g, found_by_cell, looked, USER_REPORT)
+        # detection (kernels.detect_month): the cut-offs of users' cases, the pass over the exploited victims (which
+        # also collects the candidates those cases may find), then the victims users' cases lead to, identified
+        # and counted with the identifications outside raids; ``looked``, the positions in ``e0`` decided in full
+        ident, leave, channel, n_ident_g, found_by_cell, looked = kern.detect_month(
+            found, self._exploited_start[:, 0], NF, e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident,
+            p_event, shares, slot_raw, raided | dead, raided | police_broke, dead, p["police.raid_identifies"], v.cell, u,
+            n * NF, v.member_state, USER_REPORT)
         # identifications outside raids open investigations of the group
         investigated = enf.open_investigations(g, n_ident_g, raided)
         self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (found_by_cell.reshape(n, NF) / np.maximum(exploited, 1.0))

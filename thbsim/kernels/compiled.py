@@ -524,6 +524,19 @@ def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, id
 
 
 @jit
+def detect_month(found, stock, n_forms, e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
+                 hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells, member_state, user_report):
+    # the reference's three kernels in one call (their results are the month's only use of the candidates)
+    cut_by_cell = user_case_cuts(found, stock, n_forms)
+    ident, leave, channel, by_group, by_cell, looked, cand, cand_ms, cand_u = detect(
+        e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, hit_group, police_group,
+        dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell, member_state)
+    looked = identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
+                                    member_state, by_group, by_cell, looked, user_report)
+    return ident, leave, channel, by_group, by_cell, looked
+
+
+@jit
 def pick_lowest(ms, u, found, n_states):
     # candidates by member state (a counting sort keeps positions ascending), then in each member state
     # the lowest u, found times; a strict < keeps the first position among equal u, as a stable sort

@@ -25,7 +25,7 @@ __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates"
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "poisson_band", "poisson_at",
            "member_join_draws", "retraffick", "update_stocks", "owners", "live_cells",
-           "generator_handle", "raw_words", "user_case_cuts", "identify_through_users"]
+           "generator_handle", "raw_words", "user_case_cuts", "identify_through_users", "detect_month"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -182,6 +182,21 @@ def user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell):
     u = split_uniforms(raw[e0])[1]
     cand = np.flatnonzero(~ident & (u < cut_by_cell[cell[e0]]))
     return cand, member_state[e0[cand]], u[cand]
+
+
+def detect_month(found, stock, n_forms, e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
+                 hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells, member_state, user_report):
+    """The month's identifications and exits of exploited victims in one call: ``user_case_cuts`` of the users' cases
+    that found a victim (``found`` per member state, ``stock`` of victims in sexual exploitation at the start of the
+    month), ``detect``, then ``identify_through_users``. Returns ``ident``, ``leave``, ``channel`` (over ``e0``),
+    the identifications outside raids per group and per cell, and the positions decided in full (``looked``)."""
+    cut_by_cell = user_case_cuts(found, stock, n_forms)
+    ident, leave, channel, by_group, by_cell, looked, cand, cand_ms, cand_u = detect(
+        e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, hit_group, police_group,
+        dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell, member_state)
+    looked = identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
+                                    member_state, by_group, by_cell, looked, user_report)
+    return ident, leave, channel, by_group, by_cell, looked
 
 
 def pick_lowest(ms, u, found, n_states: int) -> np.ndarray:
