@@ -651,10 +651,15 @@ def test_member_changes(rng):
     members = rng.integers(0, 20, u)
     join_mean = members * 0.05 * np.minimum(rng.random(u) * 2, 1.0)
 
+    profitability = rng.random(u) * 2
+    profitability[:3] = [np.nan, 1.0, -0.5]
+    join_mean = members * 0.05 * np.minimum(profitability, 1.0)
+
     def call(module, gen):
         a, m = alive.copy(), members.copy()
-        u_join, band = module.member_join_draws(gen, a, join_mean)
-        return module.member_changes(gen, a, m, join_mean, u_join, band, np.exp(-join_mean[band]), 0.04, 3.0), a, m, \
+        mean, u_join, band = module.member_join_draws(gen, a, m, 0.05, profitability)
+        np.testing.assert_array_equal(mean, join_mean)
+        return module.member_changes(gen, a, m, mean, u_join, band, np.exp(-mean[band]), 0.04, 3.0), a, m, \
             u_join, band
 
     outs = _both_draw(call)
@@ -669,6 +674,21 @@ def test_member_changes(rng):
     joined_everywhere = reference.poisson_inversion(join_mean[live], np.exp(-join_mean[live]), u_join[live])
     np.testing.assert_array_equal(compiled.poisson_at(join_mean, u_join, band, np.exp(-join_mean[band]))[live],
                                   joined_everywhere)
+
+
+def test_recruit_draws(rng):
+    """The recruits' Poisson means, one uniform per group row in row order, and the band, both implementations
+    alike and as numpy computes them."""
+    n = 3000
+    wanted = rng.random(n) * 3 * (rng.random(n) < 0.5)
+    mean_success = rng.random(N_STATES * NF) * 0.3
+    cell = rng.integers(0, N_STATES * NF, n)
+    outs = _both_draw(lambda module, gen: module.recruit_draws(gen, wanted, 0.2, mean_success, cell))
+    _assert_same(outs[0], outs[1])
+    mean, u, band = outs[1]
+    np.testing.assert_array_equal(mean, wanted / 0.2 * mean_success[cell])
+    np.testing.assert_array_equal(u, np.random.default_rng(7).random(n))
+    np.testing.assert_array_equal(band, reference.poisson_band(mean, u))
 
 
 def test_poisson_band_leaves_every_count_as_exp_everywhere_gives(rng):
@@ -861,19 +881,27 @@ def test_raid_hazard(rng):
     investigations = rng.random(N_STATES) * 30
     investigations[5] = 0.0
     base = (alive, ms, form, rng.integers(0, 40, u), rng.random(NF), investigations, N_STATES)
-    hazard = reference.raid_hazard(*base, rng.random(u))[0]
-    # uniforms at random, at 1 - exp(-hazard) and the next number below it (hazards up to some 3)
-    prob = 1 - np.exp(-hazard)
-    draw = rng.random(u)
-    edge = rng.random(u) < 0.3
-    draw[edge] = np.where(rng.random(edge.sum()) < 0.5, prob[edge], np.nextafter(prob[edge], 0))
-    outs = [module.raid_hazard(*base, draw) for module in (reference, compiled)]
+
+    def call(module, gen):
+        hazard = np.full(u, np.nan)
+        return (*module.raid_hazard(gen, *base, hazard), hazard)
+
+    outs = _both_draw(call)
     _assert_same(outs[0], outs[1])
-    hazard, raided, band = outs[1]
+    raided, band, draw, hazard = outs[1]
+    np.testing.assert_array_equal(draw, np.random.default_rng(7).random(u))  # one uniform per row, in row order
     raided[band] = draw[band] < 1 - np.exp(-hazard[band])  # as Enforcement.raids
     np.testing.assert_array_equal(raided, draw < 1 - np.exp(-hazard))
     assert band.size < u / 2 and raided.any()
     assert (hazard[~alive] == 0).all() and (hazard[alive & (ms != 5)] > 0).all()
+    # uniforms at 1 - exp(-hazard) and the next number below it (hazards up to some 3): decided as with exp
+    prob = 1 - np.exp(-hazard)
+    for edge in (prob, np.nextafter(prob, 0), np.nextafter(prob, 1)):
+        outs = [module.raids_decided(hazard, edge) for module in (reference, compiled)]
+        _assert_same(outs[0], outs[1])
+        raided, band = outs[1]
+        raided[band] = edge[band] < 1 - np.exp(-hazard[band])
+        np.testing.assert_array_equal(raided, edge < prob)
     by_state = np.bincount(ms, weights=hazard, minlength=N_STATES)  # each member state's investigations are shared out
     has_live = np.bincount(ms[alive], minlength=N_STATES) > 0
     np.testing.assert_allclose(by_state[has_live], investigations[has_live])

@@ -128,13 +128,12 @@ class Enforcement:
     def raids(self, groups) -> np.ndarray:
         """Groups investigated proactively this month (boolean over group rows)."""
         u = groups.used
-        draw = self.rng_justice.random(u)
-        # raided if draw < 1 - exp(-hazard): decided in the kernel where that is sure without exp (nearly all),
-        # here for the rest (kernels.raid_hazard)
-        hazard, raided, band = self.kernels.raid_hazard(groups.alive[:u], groups.member_state[:u], groups.form[:u],
-                                                        groups.held[:u], self.visibility, self.police_investigations,
-                                                        self.geo.n_states, draw)
-        groups.raid_hazard[:u] = hazard
+        hazard = groups.raid_hazard[:u]  # written by the kernel
+        # raided if a uniform < 1 - exp(-hazard): decided in the kernel where that is sure without exp (nearly
+        # all), here for the rest (kernels.raid_hazard)
+        raided, band, draw = self.kernels.raid_hazard(self._justice_kernels, groups.alive[:u], groups.member_state[:u],
+                                                      groups.form[:u], groups.held[:u], self.visibility,
+                                                      self.police_investigations, self.geo.n_states, hazard)
         raided[band] = draw[band] < 1 - np.exp(-hazard[band])
         return raided
 

@@ -166,9 +166,10 @@ class CrimeGroups:
     def update_members(self, t: int) -> np.ndarray:
         """Members join profitable groups and quit; returns rows dismantled this month."""
         p, u = self.p, self.used
-        join_mean = self.members[:u] * p["groups.member_growth"] * np.minimum(self.profitability, 1.0)
-        # exp(-join_mean) only where the uniform may fall above it (kernels.poisson_band): some one row in ten
-        u_join, band = self.kernels.member_join_draws(self._rng_kernels, self.alive[:u], join_mean)
+        # joining: Poisson with mean members x growth x min(profitability, 1); exp(-mean) only where the
+        # uniform may fall above it (kernels.poisson_band): some one row in ten
+        join_mean, u_join, band = self.kernels.member_join_draws(self._rng_kernels, self.alive[:u], self.members[:u],
+                                                                 p["groups.member_growth"], self.profitability)
         dismantled = self.kernels.member_changes(self._rng_kernels, self.alive[:u], self.members[:u], join_mean, u_join,
                                                  band, np.exp(-join_mean[band]), p["groups.member_quit"],
                                                  p["groups.min_members"])

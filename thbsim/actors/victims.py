@@ -73,10 +73,9 @@ class Recruitment:
     def recruits(self, wanted: np.ndarray, cell: np.ndarray) -> np.ndarray:
         """Successful recruits per group: attempts Poisson(wanted / reference success), thinned
         (one uniform per group row, by inversion)."""
-        mean = wanted / self.p["recruit.success"] * self.mean_success[cell]
-        u = self.rng.random(mean.size)
-        band = self.kernels.poisson_band(mean, u)  # exp(-mean) only where u may fall above it
-        return self.kernels.poisson_at(mean, u, band, np.exp(-mean[band]))
+        mean, u, band = self.kernels.recruit_draws(self._rng_kernels, wanted, self.p["recruit.success"],
+                                                   self.mean_success, cell)
+        return self.kernels.poisson_at(mean, u, band, np.exp(-mean[band]))  # exp only where u may fall above it
 
     def draw(self, member_state: np.ndarray, form: np.ndarray, sector_capacity: np.ndarray) -> dict:
         """Attributes of one recruit per entry of ``member_state``/``form`` (call ``prepare`` first); their

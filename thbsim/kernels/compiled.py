@@ -972,6 +972,19 @@ def poisson_band(mean, u):
 
 
 @jit
+def recruit_draws(rng, wanted, success, mean_success, cell):
+    rng = _generator(rng)
+    n = wanted.size
+    mean = np.empty(n)
+    u = np.empty(n)
+    for i in range(n):  # the reference's operations in its order, then its uniforms
+        mean[i] = wanted[i] / success * mean_success[cell[i]]
+    for i in range(n):
+        u[i] = rng.random()
+    return mean, u, poisson_band(mean, u)
+
+
+@jit
 def poisson_at(mean, u, rows, p0):
     out = np.zeros(mean.size, np.int64)
     for j in range(rows.size):
@@ -1096,20 +1109,32 @@ def user_cases(rng, knowing_users, p_detect, decide_p, verdict_p, pending_decisi
 
 
 @jit
-def member_join_draws(rng, alive, join_mean):
+def _minimum(x, y):
+    # numpy's minimum: NaN if either is NaN
+    if x != x or y != y:
+        return x + y
+    return x if x <= y else y
+
+
+@jit
+def member_join_draws(rng, alive, members, growth, profitability):
     rng = _generator(rng)
-    # the reference's uniforms in its order: one per living row (ascending); the rows that need exp
+    # the reference's operations in its order ((members x growth) x min(profitability, 1)), its uniforms in its
+    # order (one per living row, ascending); the rows that need exp
     n = alive.size
+    join_mean = np.empty(n)
     u_join = np.zeros(n)
     band = np.empty(n, np.int64)
     k = 0
     for i in range(n):
+        mean = members[i] * growth * _minimum(profitability[i], 1.0)
+        join_mean[i] = mean
         if alive[i]:
             u = rng.random()
             u_join[i] = u
             band[k] = i
-            k += not (u < (1.0 - join_mean[i]) - EXP_MARGIN)
-    return u_join, band[:k]
+            k += not (u < (1.0 - mean) - EXP_MARGIN)
+    return join_mean, u_join, band[:k]
 
 
 @jit
@@ -1201,26 +1226,37 @@ def demand_month(rng, users, users_base, user_rate, employers, employers_base, d
 
 
 @jit
-def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states, u):
+def raid_hazard(rng, alive, member_state, form, held, visibility, investigations, n_states, hazard):
+    rng = _generator(rng)
     n = alive.size
+    u = np.empty(n)
+    for i in range(n):  # the reference's uniforms, drawn first
+        u[i] = rng.random()
     w = np.zeros(n)
     total = np.zeros(n_states)
     for i in range(n):  # sums in row order, as bincount's
         if alive[i]:
             w[i] = visibility[form[i]] * np.sqrt(1.0 + held[i])
         total[member_state[i]] += w[i]
-    hazard = np.empty(n)
+    for i in range(n):
+        hazard[i] = investigations[member_state[i]] * w[i] / max(total[member_state[i]], 1e-12)
+    raided, band = raids_decided(hazard, u)
+    return raided, band, u
+
+
+@jit
+def raids_decided(hazard, u):
+    n = hazard.size
     raided = np.empty(n, np.bool_)
     band = np.empty(n, np.int64)
     k = 0
     for i in range(n):
-        h = investigations[member_state[i]] * w[i] / max(total[member_state[i]], 1e-12)
-        hazard[i] = h
+        h = hazard[i]
         sure = u[i] < (h - h * h * 0.5) - EXP_MARGIN
         raided[i] = sure
         band[k] = i
         k += not (sure or u[i] >= h + EXP_MARGIN)
-    return hazard, raided, band[:k]
+    return raided, band[:k]
 
 
 @jit

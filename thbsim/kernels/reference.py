@@ -24,7 +24,7 @@ __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates"
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "poisson_band", "poisson_at",
-           "member_join_draws", "retraffick", "update_stocks", "owners", "live_cells",
+           "member_join_draws", "recruit_draws", "raids_decided", "retraffick", "update_stocks", "owners", "live_cells",
            "generator_handle", "raw_words", "user_case_cuts", "identify_through_users", "detect_month"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
@@ -487,6 +487,15 @@ def poisson_band(mean, u) -> np.ndarray:
     return np.flatnonzero(~(u < (1.0 - mean) - EXP_MARGIN))
 
 
+def recruit_draws(rng, wanted, success: float, mean_success, cell):
+    """Successful recruits' Poisson means per group row (attempts ``wanted`` / ``success``, thinned by the
+    ``mean_success`` of the row's ``cell``), a uniform per row from ``rng``, and the rows whose count needs
+    exp(-mean) (``poisson_band``)."""
+    mean = wanted / success * mean_success[cell]
+    u = rng.random(mean.size)
+    return mean, u, poisson_band(mean, u)
+
+
 def poisson_at(mean, u, rows, p0) -> np.ndarray:
     """``poisson_inversion`` of the elements ``rows`` (``p0`` = exp(-mean) of those, in their order), 0 elsewhere:
     with ``rows = poisson_band(mean, u)``, the counts ``poisson_inversion`` gives every element."""
@@ -578,13 +587,15 @@ def user_cases(rng, knowing_users, p_detect, decide_p: float, verdict_p: float, 
     return suspects, prosecuted, convicted, rng.binomial(suspects, found_per_suspect)
 
 
-def member_join_draws(rng, alive, join_mean) -> tuple[np.ndarray, np.ndarray]:
-    """The uniforms of the members joining living groups, one per living group from ``rng`` (rows ascending;
-    0 for the others), and the rows whose joins need exp(-join_mean) (``poisson_band``)."""
+def member_join_draws(rng, alive, members, growth: float, profitability):
+    """The mean of the members joining each group (``members`` x ``growth`` x min(``profitability``, 1)), their
+    uniforms, one per living group from ``rng`` (rows ascending; 0 for the others), and the rows whose joins
+    need exp(-mean) (``poisson_band``)."""
+    join_mean = members * growth * np.minimum(profitability, 1.0)
     live = np.flatnonzero(alive)
     u_join = np.zeros(alive.size)
     u_join[live] = rng.random(live.size)
-    return u_join, live[poisson_band(join_mean[live], u_join[live])]
+    return join_mean, u_join, live[poisson_band(join_mean[live], u_join[live])]
 
 
 def member_changes(rng, alive, members, join_mean, u_join, band, band_p0, quit: float,
@@ -648,18 +659,25 @@ def demand_month(rng, users, users_base, user_rate: float, employers, employers_
     return knowing, sector_capacity, np.maximum(capacity / np.maximum(exploited, 0.5), 1e-3)
 
 
-def raid_hazard(alive, member_state, form, held, visibility, investigations, n_states: int, u):
-    """Each group's monthly hazard of a proactive investigation: the member state's ``investigations``
-    shared among its living groups in proportion to visibility (by form) x sqrt(1 + victims held); and
-    which groups are raided, ``u < 1 - exp(-hazard)`` for their uniforms ``u``, where that is sure without
-    exp (1 - exp(-h) lies between h - h^2/2 and h; ``EXP_MARGIN``). Returns the hazards, the raids decided
-    (booleans) and the rows left to decide with numpy's exp (``band``, ascending)."""
+def raid_hazard(rng, alive, member_state, form, held, visibility, investigations, n_states: int, hazard):
+    """Each group's monthly hazard of a proactive investigation, written to ``hazard``: the member state's
+    ``investigations`` shared among its living groups in proportion to visibility (by form) x sqrt(1 + victims
+    held); and which groups are raided, ``u < 1 - exp(-hazard)`` for a uniform ``u`` per group row from ``rng``,
+    where that is sure without exp (1 - exp(-h) lies between h - h^2/2 and h; ``EXP_MARGIN``). Returns the
+    raids decided (booleans), the rows left to decide with numpy's exp (``band``, ascending) and the uniforms."""
+    u = rng.random(alive.size)
     w = np.where(alive, visibility[form] * np.sqrt(1.0 + held), 0.0)
     total = np.bincount(member_state, weights=w, minlength=n_states)
-    hazard = investigations[member_state] * w / np.maximum(total[member_state], 1e-12)
+    hazard[:] = investigations[member_state] * w / np.maximum(total[member_state], 1e-12)
+    return (*raids_decided(hazard, u), u)
+
+
+def raids_decided(hazard, u) -> tuple[np.ndarray, np.ndarray]:
+    """``u < 1 - exp(-hazard)`` where that is sure without exp: 1 - exp(-h) lies between h - h^2/2 and h, and a
+    uniform below the one or at least the other by ``EXP_MARGIN`` is decided. Returns the raids so decided and
+    the rows left to decide with exp (``band``, ascending)."""
     raided = u < (hazard - hazard * hazard * 0.5) - EXP_MARGIN
-    band = np.flatnonzero(~raided & ~(u >= hazard + EXP_MARGIN))
-    return hazard, raided, band
+    return raided, np.flatnonzero(~raided & ~(u >= hazard + EXP_MARGIN))
 
 
 def pick_in_cell(alive, member_state, form, n_forms: int, n_cells: int, cell, u) -> np.ndarray:
