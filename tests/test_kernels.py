@@ -81,11 +81,14 @@ def test_census(rng, any_moved):
     r = _rows(rng, 5000, 300)
     moved_group = np.zeros(301, bool)  # and the extra False for rows without a group
     moved_group[rng.integers(0, 300, 30)] = any_moved
-    out_np = reference.census(r["state"], r["group"], 300, moved_group, any_moved)
-    out_nb = compiled.census(r["state"], r["group"], 300, moved_group, any_moved)
+    alive = rng.random(300) < 0.9
+    out_np = reference.census(r["state"], r["group"], alive, moved_group, any_moved)
+    out_nb = compiled.census(r["state"], r["group"], alive, moved_group, any_moved)
     _assert_same(out_np, out_nb)
     r0, e0, i0, s0, held, ge, moving = out_nb
-    assert held.sum() == e0.size == np.count_nonzero(r["state"] == EXPLOITED)
+    assert e0.size == np.count_nonzero(r["state"] == EXPLOITED)
+    np.testing.assert_array_equal(held, np.where(alive, np.bincount(ge, minlength=300)[:300], 0))
+    assert (held[~alive] == 0).all() and held.sum() < e0.size
     np.testing.assert_array_equal(ge, r["group"][e0])
     assert (r["state"][r0] == RECRUITED).all() and (r["state"][i0] == IDENTIFIED).all()
     assert (r["state"][s0] == SUPPORTED).all()
@@ -143,6 +146,12 @@ def test_detect_month_is_its_three_kernels(rng, scarce):
     both implementations; "scarce": a large stock makes the cut-offs leave too few candidates (widened)."""
     r = _rows(rng, 20000, 400)
     args = list(_detect_args(rng, r, 400))
+    # the groups' flags from their states: raided; dismantled (released), by the police within six months of an
+    # investigation (found)
+    raided, alive = rng.random(400) < 0.1, rng.random(400) < 0.8
+    died, investigated_at = rng.integers(90, 100, 400), rng.integers(80, 100, 400)
+    dead = ~alive
+    args[9:12] = raided | dead, raided | (dead & (died - investigated_at <= 6)), dead
     found = rng.integers(0, 4, N_STATES)
     stock = np.bincount(r["member_state"][args[0][r["form"][args[0]] == 0]], minlength=N_STATES).astype(float)
     if scarce:
@@ -153,10 +162,17 @@ def test_detect_month_is_its_three_kernels(rng, scarce):
     looked = reference.identify_through_users(found, cut, *candidates, args[0], args[1], ident, leave, channel,
                                               r["raw"], r["cell"], r["member_state"], by_group, by_cell, looked, 4)
     one_by_one = (ident, leave, channel, by_group, by_cell, looked)
-    month_args = (found, stock, NF, *args[:-2], args[-1], 4)
+    exploited = rng.integers(0, 50, (N_STATES, NF)).astype(float)
+    hazard = rng.random((N_STATES, NF)) * 0.05
+    smoothed = 0.8 * hazard + 0.2 * (by_cell.reshape(N_STATES, NF) / np.maximum(exploited, 1.0))
     for impl in (reference, compiled):
+        kept = hazard.copy()
+        month_args = (found, stock, NF, *args[:9], raided, alive, died, investigated_at, 6, *args[12:-2], args[-1], 4,
+                      kept, exploited)
         _assert_same(impl.detect_month(*month_args), one_by_one)
+        np.testing.assert_array_equal(kept, smoothed)
     assert (channel == 4).any() and (cut == 2.0).any() == scarce  # a cut widened only where candidates were scarce
+    assert (args[10] & ~raided).any() and (args[11] & ~args[10]).any()  # dismantled groups found and released
 
 
 def test_user_candidates(rng):
@@ -961,7 +977,7 @@ def test_move_victims(rng):
     group_ms = rng.integers(0, N_STATES, 401).astype(np.int16)
     sector = rng.integers(0, N_FORM_SECTOR - 2, 20000)
     channel = rng.integers(0, 2, 20000).astype(np.int8)
-    moving = reference.census(r["state"], r["group"], 400, flag, True)[-1]
+    moving = reference.census(r["state"], r["group"], np.ones(400, bool), flag, True)[-1]
     fields = []
     outs = []
     for module in (reference, compiled):
@@ -1112,8 +1128,10 @@ def test_whole_runs_are_identical_when_users_cases_widen_their_cut(monkeypatch):
         def narrow(found, stock, n_forms, *rest, _detect_month=module.detect_month, _months=widened[module]):
             stock = stock * 1000.0
             # whether identify_through_users will widen a cut this month: candidates short of the cases somewhere
-            e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, hit, police, dead, \
-                raid_identifies, cell, n_groups, n_cells, member_state, _ = rest
+            e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, raided, alive, died, \
+                investigated_at, police_months, raid_identifies, cell, n_groups, n_cells, member_state = rest[:-3]
+            dead = ~alive
+            hit, police = raided | dead, raided | (dead & (died - investigated_at <= police_months))
             cut = reference.user_case_cuts(found, stock, n_forms)
             cand_ms = reference.detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
                                        hit, police, dead, raid_identifies, cell, n_groups, n_cells, cut,

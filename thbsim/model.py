@@ -209,11 +209,11 @@ class TraffickingModel(mesa.Model):
         # 2a. some groups move to the member state where their business pays best (last month's view);
         # the census finds the victims in transit or exploited who follow them
         moved_rows, old_ms, moved_group = self._relocate_groups(t)
-        r0, e0, i0, s0, held_start, ge, moving = kern.census(state, grp_v, u, moved_group, moved_rows.size > 0)
+        r0, e0, i0, s0, held_start, ge, moving = kern.census(state, grp_v, g.alive[:u], moved_group,
+                                                             moved_rows.size > 0)
         moved = self._move_victims(moved_rows, old_ms, moving)
         exploited = self._exploited_start = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
-        g.held[:u] = held_start
-        g.held[:u][~g.alive[:u]] = 0  # victims of a dismantled group earn it nothing
+        g.held[:u] = held_start  # victims of a dismantled group earn it nothing: none held
 
         # 2. demand (employers see this month's inspection risk)
         self.demand.inspection_risk = enf.yearly_inspection_risk()
@@ -246,23 +246,21 @@ class TraffickingModel(mesa.Model):
         # (common random numbers across scenarios); rows in support use theirs in step 9
         slot_raw = kern.raw_words(self.streams["victim_rows"], v.used)
         raided = enf.raids(g)
-        # victims of raided groups, and of groups dismantled last month: police find those of groups
-        # broken up by investigations; the others are released (they leave unidentified)
-        dead = ~g.alive[:u]
-        police_broke = dead & (g.died[:u] - g.investigated_at[:u] <= POLICE_DISMANTLING_MONTHS)
         # knowing users detected where use is an offence; some of their cases lead to the victim
         # (drawn before the detection pass, which also collects the candidates those cases may find)
         user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
         # detection (kernels.detect_month): the cut-offs of users' cases, the pass over the exploited victims (which
         # also collects the candidates those cases may find), then the victims users' cases lead to, identified
-        # and counted with the identifications outside raids; ``looked``, the positions in ``e0`` decided in full
-        ident, leave, channel, n_ident_g, found_by_cell, looked = kern.detect_month(
+        # and counted with the identifications outside raids; ``looked``, the positions in ``e0`` decided in full.
+        # Victims of raided groups, and of groups dismantled last month: police find those of groups broken up by
+        # investigations; the others are released (they leave unidentified). The groups' view of the identification
+        # hazard per cell moves toward this month's identifications outside raids per victim exploited
+        ident, leave, channel, n_ident_g, _, looked = kern.detect_month(
             found, self._exploited_start[:, 0], NF, e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident,
-            p_event, shares, slot_raw, raided | dead, raided | police_broke, dead, p["police.raid_identifies"], v.cell, u,
-            n * NF, v.member_state, USER_REPORT)
+            p_event, shares, slot_raw, raided, g.alive[:u], g.died[:u], g.investigated_at[:u], POLICE_DISMANTLING_MONTHS,
+            p["police.raid_identifies"], v.cell, u, n * NF, v.member_state, USER_REPORT, self.ident_hazard, exploited)
         # identifications outside raids open investigations of the group
         investigated = enf.open_investigations(g, n_ident_g, raided)
-        self.ident_hazard = 0.8 * self.ident_hazard + 0.2 * (found_by_cell.reshape(n, NF) / np.maximum(exploited, 1.0))
 
         # 7. justice: verdicts and decisions on earlier cases, then new suspects
         prosecuted, convicted, orphan_prosecuted, orphan_convicted = enf.courts(g, self._cross_border_boost(e0, ge, u))

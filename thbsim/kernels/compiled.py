@@ -227,7 +227,7 @@ def _half_below(p):
 
 
 @jit
-def census(state, group, n_groups, moved_group, any_moved):
+def census(state, group, alive, moved_group, any_moved):
     # counters live in registers and every row is written to all four lists (only the list of its
     # state advances): no branches and no chains of loads and stores through one memory cell,
     # which neighbouring rows of the same state or group would otherwise make
@@ -249,13 +249,17 @@ def census(state, group, n_groups, moved_group, any_moved):
         ki += s == IDENTIFIED
         ks += s == SUPPORTED
     nr, ne, ni, ns = kr, ke, ki, ks
-    # exploited victims per group, in two interleaved tallies (same reason)
+    # exploited victims per group, in two interleaved tallies (same reason); none for dismantled groups
+    n_groups = alive.size
     held = np.zeros((2, n_groups), np.int64)
     ge = np.empty(ne, group.dtype)
     for k in range(ne):
         g = group[e0[k]]
         ge[k] = g
         held[k & 1, g] += 1
+    for g in range(n_groups):
+        if not alive[g]:
+            held[0, g] = held[1, g] = 0
     # the victims who follow a group that moved: those in transit, then the exploited
     moving = np.empty(nr + ne + 1 if any_moved else 1, np.int64)
     nm = 0
@@ -525,14 +529,26 @@ def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, id
 
 @jit
 def detect_month(found, stock, n_forms, e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-                 hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells, member_state, user_report):
+                 raided, alive, died, investigated_at, police_months, raid_identifies, cell, n_groups, n_cells,
+                 member_state, user_report, ident_hazard, exploited):
     # the reference's three kernels in one call (their results are the month's only use of the candidates)
+    dead_group = np.empty(n_groups, np.bool_)
+    hit_group = np.empty(n_groups, np.bool_)
+    police_group = np.empty(n_groups, np.bool_)
+    for g in range(n_groups):
+        dead = not alive[g]
+        dead_group[g] = dead
+        hit_group[g] = raided[g] or dead
+        police_group[g] = raided[g] or (dead and died[g] - investigated_at[g] <= police_months)
     cut_by_cell = user_case_cuts(found, stock, n_forms)
     ident, leave, channel, by_group, by_cell, looked, cand, cand_ms, cand_u = detect(
         e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, hit_group, police_group,
         dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell, member_state)
     looked = identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
                                     member_state, by_group, by_cell, looked, user_report)
+    flat_hazard, flat_exploited = ident_hazard.reshape(-1), exploited.reshape(-1)
+    for c in range(flat_hazard.size):  # the reference's operations in its order
+        flat_hazard[c] = 0.8 * flat_hazard[c] + 0.2 * (by_cell[c] / _maximum(flat_exploited[c], 1.0))
     return ident, leave, channel, by_group, by_cell, looked
 
 
@@ -1106,6 +1122,14 @@ def user_cases(rng, knowing_users, p_detect, decide_p, verdict_p, pending_decisi
         pending_decision[i] += suspects[i]
         found[i] = rng.binomial(suspects[i], found_per_suspect)
     return suspects, prosecuted, convicted, found
+
+
+@jit
+def _maximum(x, y):
+    # numpy's maximum: NaN if either is NaN
+    if x != x or y != y:
+        return x + y
+    return x if x >= y else y
 
 
 @jit

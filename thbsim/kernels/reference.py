@@ -52,14 +52,16 @@ def split_uniforms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (raw >> np.uint64(32)) * TWO_TO_MINUS_32, (raw & np.uint64(0xFFFFFFFF)) * TWO_TO_MINUS_32
 
 
-def census(state: np.ndarray, group: np.ndarray, n_groups: int, moved_group: np.ndarray, any_moved: bool):
+def census(state: np.ndarray, group: np.ndarray, alive: np.ndarray, moved_group: np.ndarray, any_moved: bool):
     """Rows by state at the start of the month (recruited, exploited, identified, supported),
-    exploited victims per group, the group of each exploited victim (``ge``, aligned with ``e0``), and
-    the rows in transit or exploited whose group is flagged in ``moved_group`` (those in transit first;
-    none unless ``any_moved``): the victims who follow their group to another member state."""
+    exploited victims per group (0 for the groups not ``alive``: their victims earn them nothing), the group of
+    each exploited victim (``ge``, aligned with ``e0``), and the rows in transit or exploited whose group is
+    flagged in ``moved_group`` (those in transit first; none unless ``any_moved``): the victims who follow their
+    group to another member state."""
     r0, e0, i0, s0 = (np.flatnonzero(state == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED))
     ge = group[e0]
-    held = np.bincount(ge, minlength=n_groups)[:n_groups]
+    held = np.bincount(ge, minlength=alive.size)[:alive.size]
+    held[~alive] = 0
     moving = np.concatenate([r0[moved_group[group[r0]]], e0[moved_group[ge]]]) if any_moved else np.zeros(0, np.int64)
     return r0, e0, i0, s0, held, ge, moving
 
@@ -185,17 +187,27 @@ def user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell):
 
 
 def detect_month(found, stock, n_forms, e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-                 hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells, member_state, user_report):
+                 raided, alive, died, investigated_at, police_months, raid_identifies, cell, n_groups, n_cells,
+                 member_state, user_report, ident_hazard, exploited):
     """The month's identifications and exits of exploited victims in one call: ``user_case_cuts`` of the users' cases
     that found a victim (``found`` per member state, ``stock`` of victims in sexual exploitation at the start of the
-    month), ``detect``, then ``identify_through_users``. Returns ``ident``, ``leave``, ``channel`` (over ``e0``),
-    the identifications outside raids per group and per cell, and the positions decided in full (``looked``)."""
+    month), ``detect``, then ``identify_through_users``. The groups hit are those ``raided`` and those dismantled
+    (not ``alive``); police find the victims of those raided and of those dismantled within ``police_months`` of
+    an investigation (``died``, ``investigated_at``), the others are released. Returns ``ident``, ``leave``,
+    ``channel`` (over ``e0``), the identifications outside raids per group and per cell, and the positions
+    decided in full (``looked``). The groups' view of the identification hazard per cell (``ident_hazard``,
+    member state x form) moves a fifth of the way to this month's identifications outside raids per victim
+    ``exploited`` at the start of the month, in place."""
+    dead_group = ~alive
+    police_broke = dead_group & (died - investigated_at <= police_months)
+    hit_group, police_group = raided | dead_group, raided | police_broke
     cut_by_cell = user_case_cuts(found, stock, n_forms)
     ident, leave, channel, by_group, by_cell, looked, cand, cand_ms, cand_u = detect(
         e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, hit_group, police_group,
         dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell, member_state)
     looked = identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
                                     member_state, by_group, by_cell, looked, user_report)
+    ident_hazard[:] = 0.8 * ident_hazard + 0.2 * (by_cell.reshape(ident_hazard.shape) / np.maximum(exploited, 1.0))
     return ident, leave, channel, by_group, by_cell, looked
 
 
