@@ -76,3 +76,22 @@ def test_replicates_table_keeps_label_columns_categorical():
         assert categories == sorted(set().union(*(t[col].astype(str) for t in singles))), col
         joined = pd.concat([t[col].astype(str) for t in singles], ignore_index=True)
         assert (res.table[col].astype(str) == joined).all(), col
+
+
+def test_blocks_are_their_indicators():
+    """The indicators the model writes together are views of one array per block: a month written to the block
+    is the month of each indicator, in the block's order, and the table reads them as any other."""
+    from thbsim.recorder import BLOCKS, INDICATORS, Recorder
+
+    rec = Recorder(5)
+    for block, names in BLOCKS.items():
+        month = np.random.default_rng(len(block)).random(rec.blocks[block].shape[1:])
+        rec.blocks[block][3] = month
+        for j, name in enumerate(names):
+            assert np.shares_memory(rec.data[name], rec.blocks[block])
+            np.testing.assert_array_equal(rec.data[name][3], month[j])
+            assert not rec.data[name][[0, 1, 2, 4]].any()
+    assert list(rec.data) == list(INDICATORS)
+    table = rec.table(pd.period_range("2020-01", periods=5, freq="M"))
+    one = table[(table["indicator"] == "group_profit") & (table["t"] == 3)]
+    assert np.isclose(one["value"].sum(), rec.data["group_profit"][3].sum()) and (one["value"] != 0).all()

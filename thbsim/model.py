@@ -56,6 +56,8 @@ POLICY_ARRAYS = {
 }
 """The mechanisms levers and shocks may change; restored to the baseline at the start of every month."""
 POLICE_DISMANTLING_MONTHS = 6
+STOCKS_RECORDED = [RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED]
+"""The victims' states in the order of the recorder's block "stocks"."""
 """A group dismantled within this many months of an investigation was broken up by the police,
 who then find its victims; the victims of a group that fell apart on its own are released."""
 COMPACT_ABOVE = 1.25
@@ -281,11 +283,11 @@ class TraffickingModel(mesa.Model):
                                        n * NF)
         self._register(rows_ident, self.streams["registration"], rec["registered"][t])
 
-        # flows by (member state, form), counted before released rows are reused by recruits
+        # flows by (member state, form), counted before released rows are reused by recruits (move_on's six flows,
+        # in transit to support exited, are the recorder's block "victim_flows")
+        blocks = self.recorder.blocks
+        blocks["victim_flows"][t] = fl.reshape(-1, n, NF)
         flows = {"retrafficked": retrafficked.reshape(n, NF)}
-        for k, name in enumerate(("transit", "identified", "exited_unidentified", "support_entered", "support_declined",
-                                  "support_exited")):
-            flows[name] = fl[k].reshape(n, NF)
 
         # 10. groups grow, shrink, enter; costs and records
         dismantled = g.update_members(t)
@@ -306,12 +308,11 @@ class TraffickingModel(mesa.Model):
         gone = np.zeros(u)
         gone[dismantled] = 1.0
         # by the cells of step 3 (after relocation): rows entrants took over since carried no amounts this month
-        dismantled_c, revenue_c, profit_c, spending_c, frozen_c = kern.group_sums(
-            gcell, (gone, revenue, profit, spending, frozen), n * NF).reshape(5, n, NF)
-        identified_ms = flows["identified"]
-        for name, s in (("victims_recruited", RECRUITED), ("victims_exploited", EXPLOITED),
-                        ("victims_identified", IDENTIFIED), ("victims_supported", SUPPORTED)):
-            rec[name][t] = self._stocks[s].reshape(n, NF)
+        # (groups dismantled, revenue, profit, spending, assets frozen: the block "group_flows")
+        blocks["group_flows"][t] = kern.group_sums(gcell, (gone, revenue, profit, spending, frozen), n * NF).reshape(
+            -1, n, NF)
+        identified_ms = fl[1].reshape(n, NF)
+        blocks["stocks"][t] = self._stocks[STOCKS_RECORDED].reshape(-1, n, NF)
         for name, value in flows.items():
             rec[name][t] = value
         rec["identified_by_channel"][t] = by_channel.reshape(n, N_CHANNELS)
@@ -323,21 +324,13 @@ class TraffickingModel(mesa.Model):
         rec["user_convictions"][t] = user_c
         rec["investigations"][t] = investigations_ms
         rec["raids"][t] = raids_ms
-        rec["groups_dismantled"][t] = dismantled_c
-        rec["group_revenue"][t] = revenue_c
-        rec["group_profit"][t] = profit_c
-        rec["group_spending"][t] = spending_c
-        rec["assets_frozen"][t] = frozen_c
         ent_cells = g.member_state[entrants].astype(np.int64) * NF + g.form[entrants]
         rec["groups_entered"][t] = np.bincount(ent_cells, minlength=n * NF).reshape(n, NF)
         rec["entry_capital"][t] = np.bincount(ent_cells, weights=g.assets[entrants], minlength=n * NF).reshape(n, NF)
         # stocks of groups after entry (new groups included)
         u2 = g.used
-        active_c, members_c, assets_c = kern.group_sums(
-            g.live_cells(), (g.alive[:u2], g.members[:u2], g.assets[:u2]), n * NF).reshape(3, n, NF)
-        rec["groups_active"][t] = active_c
-        rec["group_members"][t] = members_c
-        rec["group_assets"][t] = assets_c
+        blocks["group_stocks"][t] = kern.group_sums(  # groups active, members, assets
+            g.live_cells(), (g.alive[:u2], g.members[:u2], g.assets[:u2]), n * NF).reshape(-1, n, NF)
         rec["assets_confiscated"][t] = confiscated
         rec["users"][t] = self.demand.users
         rec["knowing_users"][t] = self.demand.knowing_users

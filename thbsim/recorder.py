@@ -77,6 +77,16 @@ INDICATORS: dict[str, tuple[str, str, str]] = {
 }
 
 
+BLOCKS: dict[str, tuple[str, ...]] = {
+    # indicators the model writes together, kept side by side in one array (one write a month for each block)
+    "stocks": ("victims_recruited", "victims_exploited", "victims_identified", "victims_supported"),
+    "victim_flows": ("transit", "identified", "exited_unidentified", "support_entered", "support_declined",
+                     "support_exited"),
+    "group_flows": ("groups_dismantled", "group_revenue", "group_profit", "group_spending", "assets_frozen"),
+    "group_stocks": ("groups_active", "group_members", "group_assets"),
+}
+
+
 def _labels(dims: str) -> list[tuple[str, ...]]:
     geo = geography()
     ms = geo.member_states
@@ -94,8 +104,18 @@ class Recorder:
     def __init__(self, n_months: int) -> None:
         self.n_months = n_months
         self.shapes = {d: tuple(len(x) for x in _labels(d)) for d in DIMS}
+        # the indicators of a block are views of one array: month x indicator x breakdown (``blocks``)
+        self.blocks = {}
+        in_block = {}
+        for block, names in BLOCKS.items():
+            dims = INDICATORS[names[0]][0]
+            if any(INDICATORS[name][0] != dims for name in names):
+                raise ValueError(f"recorder block {block!r}: its indicators have different breakdowns")
+            self.blocks[block] = np.zeros((n_months, len(names), *self.shapes[dims]))
+            in_block.update({name: self.blocks[block][:, j] for j, name in enumerate(names)})
         self.data = {
-            name: np.zeros((n_months, *self.shapes[dims]), np.float32 if dims == "registered" else np.float64)
+            name: in_block[name] if name in in_block
+            else np.zeros((n_months, *self.shapes[dims]), np.float32 if dims == "registered" else np.float64)
             for name, (dims, _, _) in INDICATORS.items()
         }
 
