@@ -978,17 +978,21 @@ def test_move_victims(rng):
     sector = rng.integers(0, N_FORM_SECTOR - 2, 20000)
     channel = rng.integers(0, 2, 20000).astype(np.int8)
     moving = reference.census(r["state"], r["group"], np.ones(400, bool), flag, True)[-1]
+    moved_groups = np.flatnonzero(flag[:400])
+    old_ms = rng.integers(0, N_STATES, moved_groups.size).astype(np.int16)
+    group_form = rng.integers(0, NF, 401).astype(np.int8)
+    stocks = rng.integers(1000, 2000, (5, N_STATES * NF))
     fields = []
     outs = []
     for module in (reference, compiled):
-        f = [r["member_state"].copy(), r["cell"].copy(), r["hazard_key"].copy()]
-        outs.append(module.move_victims(moving, r["group"], group_ms, r["state"], *f, r["form"], sector, channel,
-                                        NF, N_FORM_SECTOR, N_STATES * NF))
+        f = [r["member_state"].copy(), r["cell"].copy(), r["hazard_key"].copy(), stocks.copy()]
+        outs.append(module.move_victims(moving, r["group"], group_ms, r["state"], *f[:3], r["form"], sector, channel,
+                                        NF, N_FORM_SECTOR, N_STATES * NF, moved_groups, old_ms, group_form, f[3]))
         fields.append(f)
     _assert_same(outs[0], outs[1])
     for a, b in zip(*fields, strict=True):
         np.testing.assert_array_equal(a, b)
-    ms_new, cell_new, key_new = fields[1]
+    ms_new, cell_new, key_new, stocks_new = fields[1]
     moved = np.zeros(20000, bool)
     both = np.concatenate([r0, e0])
     moved[both[flag[r["group"][both]]]] = True
@@ -996,9 +1000,15 @@ def test_move_victims(rng):
     np.testing.assert_array_equal(key_new[moved], 2 * hazard_key(ms_new[moved], r["form"][moved], sector[moved],
                                                                   channel[moved]))
     np.testing.assert_array_equal(ms_new[~moved], r["member_state"][~moved])
-    out_r, in_r, out_e, in_e = outs[1]
+    out_r, in_r, out_e, in_e, out_g, in_g = outs[1]
     assert out_r.sum() == in_r.sum() == (moved & (r["state"] == RECRUITED)).sum()
     assert out_e.sum() == in_e.sum() == (moved & (r["state"] == EXPLOITED)).sum() > 0
+    np.testing.assert_array_equal(stocks_new[RECRUITED] - stocks[RECRUITED], in_r - out_r)
+    np.testing.assert_array_equal(stocks_new[EXPLOITED] - stocks[EXPLOITED], in_e - out_e)
+    np.testing.assert_array_equal(stocks_new[[0, IDENTIFIED, SUPPORTED]], stocks[[0, IDENTIFIED, SUPPORTED]])
+    form_g = group_form[moved_groups].astype(np.int64)
+    np.testing.assert_array_equal(out_g, np.bincount(old_ms * NF + form_g, minlength=N_STATES * NF))
+    np.testing.assert_array_equal(in_g, np.bincount(group_ms[moved_groups] * NF + form_g, minlength=N_STATES * NF))
 
 
 def test_register(rng):

@@ -213,7 +213,7 @@ class TraffickingModel(mesa.Model):
         moved_rows, old_ms, moved_group = self._relocate_groups(t)
         r0, e0, i0, s0, held_start, ge, moving = kern.census(state, grp_v, g.alive[:u], moved_group,
                                                              moved_rows.size > 0)
-        moved = self._move_victims(moved_rows, old_ms, moving)
+        self._move_victims(moved_rows, old_ms, moving, t)
         exploited = self._exploited_start = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
         g.held[:u] = held_start  # victims of a dismantled group earn it nothing: none held
 
@@ -300,7 +300,6 @@ class TraffickingModel(mesa.Model):
         flows["recruited"] = recruited.reshape(n, NF)
         # stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)
         kern.update_stocks(self._stocks, recruited, retrafficked, fl)
-        flows.update(moved)
 
         # sums over groups by member state and by cell (kernels.group_sums)
         investigations_ms, raids_ms, frozen_groups_ms, suspects_ms, prosecuted_ms, convicted_ms = kern.group_sums(
@@ -390,26 +389,16 @@ class TraffickingModel(mesa.Model):
         flag[rows] = True
         return rows, old, flag
 
-    def _move_victims(self, rows: np.ndarray, old: np.ndarray, moving: np.ndarray) -> dict:
-        """The victims (in transit and exploited) of groups that moved follow them; returns the moves as flows."""
-        g, v, n = self.groups, self.victims, self.geo.n_states
-        zero = np.zeros((n, NF))
-        out = {k: zero for k in ("moved_in_recruited", "moved_out_recruited", "moved_in_exploited",
-                                 "moved_out_exploited", "groups_moved_in", "groups_moved_out")}
+    def _move_victims(self, rows: np.ndarray, old: np.ndarray, moving: np.ndarray, t: int) -> None:
+        """The victims (in transit and exploited) of groups that moved follow them; the moves are recorded (the
+        recorder's block "moves") and the stocks moved between cells."""
         if rows.size == 0:
-            return out
-        form_g = g.form[rows].astype(np.int64)
-        out["groups_moved_out"] = np.bincount(old.astype(np.int64) * NF + form_g, minlength=n * NF).reshape(n, NF)
-        out["groups_moved_in"] = np.bincount(g.member_state[rows].astype(np.int64) * NF + form_g,
-                                             minlength=n * NF).reshape(n, NF)
+            return
+        g, v, n = self.groups, self.victims, self.geo.n_states
         moved = self.kernels.move_victims(moving, v.group, g.member_state, v.state, v.member_state, v.cell,
-                                          v.hazard_key, v.form, v.sector, v.channel, NF, N_FORM_SECTOR, n * NF)
-        for k, (s, name) in enumerate(((RECRUITED, "recruited"), (EXPLOITED, "exploited"))):
-            out_c, in_c = moved[2 * k], moved[2 * k + 1]
-            self._stocks[s] += in_c - out_c
-            out[f"moved_out_{name}"] = out_c.reshape(n, NF)
-            out[f"moved_in_{name}"] = in_c.reshape(n, NF)
-        return out
+                                          v.hazard_key, v.form, v.sector, v.channel, NF, N_FORM_SECTOR, n * NF, rows,
+                                          old, g.form, self._stocks)
+        self.recorder.blocks["moves"][t] = moved.reshape(-1, n, NF)
 
     def _cross_border_boost(self, e0: np.ndarray, ge: np.ndarray, u: int):
         """Per group, the factor on prosecution and conviction from joint investigation teams

@@ -84,6 +84,8 @@ BLOCKS: dict[str, tuple[str, ...]] = {
                      "support_exited"),
     "group_flows": ("groups_dismantled", "group_revenue", "group_profit", "group_spending", "assets_frozen"),
     "group_stocks": ("groups_active", "group_members", "group_assets"),
+    "moves": ("moved_out_recruited", "moved_in_recruited", "moved_out_exploited", "moved_in_exploited",
+              "groups_moved_out", "groups_moved_in"),
 }
 
 

@@ -1353,8 +1353,9 @@ def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, 
 
 @jit
 def move_victims(moving, group, group_member_state, state, member_state, cell, hazard_key_, form, sector, channel,
-                 n_forms, n_form_sector, n_cells):
-    moved = np.zeros((4, n_cells), np.int64)  # out / in of those in transit, out / in of the exploited
+                 n_forms, n_form_sector, n_cells, moved_groups, old_member_state, group_form, stocks):
+    # out / in of those in transit, out / in of the exploited, out / in of the groups
+    moved = np.zeros((6, n_cells), np.int64)
     for i in moving:
         ms = group_member_state[group[i]]
         f = form[i]
@@ -1365,7 +1366,15 @@ def move_victims(moving, group, group_member_state, state, member_state, cell, h
         base = 0 if state[i] == RECRUITED else 2
         moved[base, old_cell] += 1
         moved[base + 1, cell[i]] += 1
-    return moved[0], moved[1], moved[2], moved[3]
+    for c in range(n_cells):
+        stocks[RECRUITED, c] += moved[1, c] - moved[0, c]
+        stocks[EXPLOITED, c] += moved[3, c] - moved[2, c]
+    for k in range(moved_groups.size):
+        gr = moved_groups[k]
+        f = np.int64(group_form[gr])
+        moved[4, np.int64(old_member_state[k]) * n_forms + f] += 1
+        moved[5, np.int64(group_member_state[gr]) * n_forms + f] += 1
+    return moved
 
 
 @jit

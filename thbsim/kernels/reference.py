@@ -732,11 +732,12 @@ def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility: 
 
 
 def move_victims(moving, group, group_member_state, state, member_state, cell, hazard_key_, form, sector, channel,
-                 n_forms: int, n_form_sector: int, n_cells: int):
+                 n_forms: int, n_form_sector: int, n_cells: int, moved_groups, old_member_state, group_form, stocks):
     """Victims in transit or exploited whose group moved (``moving``, from ``census``) follow it to its
     member state: their member state, cell and detection stratum (``hazard_key``, ``n_form_sector``
-    form-sectors) change in place. Returns victims moved out of and into each cell, for those in
-    transit and those exploited (four arrays)."""
+    form-sectors) change in place, and so do the stocks in transit and exploited per cell (``stocks``, by state).
+    Returns the month's moves per cell (6 x ``n_cells``): victims in transit moved out and in, exploited victims
+    moved out and in, and groups moved out and in (``moved_groups`` from ``old_member_state``)."""
     old_cell = cell[moving].astype(np.int64)
     new_ms = group_member_state[group[moving]]
     f = form[moving]
@@ -749,7 +750,11 @@ def move_victims(moving, group, group_member_state, state, member_state, cell, h
     for s in (RECRUITED, EXPLOITED):
         m = st == s
         out += [np.bincount(old_cell[m], minlength=n_cells), np.bincount(new_cell[m], minlength=n_cells)]
-    return tuple(out)
+        stocks[s] += out[-1] - out[-2]
+    form_g = group_form[moved_groups].astype(np.int64)
+    out += [np.bincount(old_member_state.astype(np.int64) * n_forms + form_g, minlength=n_cells),
+            np.bincount(group_member_state[moved_groups].astype(np.int64) * n_forms + form_g, minlength=n_cells)]
+    return np.stack(out)
 
 
 def register(out, rows, u, unrecorded: float, form, member_state, sex, birth_month, citizenship, t: int,
