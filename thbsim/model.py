@@ -56,10 +56,10 @@ POLICY_ARRAYS = {
 }
 """The mechanisms levers and shocks may change; restored to the baseline at the start of every month."""
 POLICE_DISMANTLING_MONTHS = 6
-STOCKS_RECORDED = [RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED]
-"""The victims' states in the order of the recorder's block "stocks"."""
 """A group dismantled within this many months of an investigation was broken up by the police,
 who then find its victims; the victims of a group that fell apart on its own are released."""
+STOCKS_RECORDED = [RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED]
+"""The victims' states in the order of the recorder's block "stocks"."""
 COMPACT_ABOVE = 1.25
 """In the warm-up, rows are compacted when the rows in use exceed this multiple of the rows still needed."""
 
