@@ -978,12 +978,18 @@ def _poisson_two_steps(mean, p0, u):
 
 
 @jit
+def _needs_exp(mean, u):
+    # whether a Poisson count by inversion of u needs exp(-mean): not when u is surely below it (exp(-x) >= 1 - x)
+    return not (u < (1.0 - mean) - EXP_MARGIN)
+
+
+@jit
 def poisson_band(mean, u):
     out = np.empty(mean.size, np.int64)
     k = 0
     for i in range(mean.size):
         out[k] = i
-        k += not (u[i] < (1.0 - mean[i]) - EXP_MARGIN)
+        k += _needs_exp(mean[i], u[i])
     return out[:k]
 
 
@@ -1157,7 +1163,7 @@ def member_join_draws(rng, alive, members, growth, profitability):
             u = rng.random()
             u_join[i] = u
             band[k] = i
-            k += not (u < (1.0 - mean) - EXP_MARGIN)
+            k += _needs_exp(mean, u)
     return join_mean, u_join, band[:k]
 
 
