@@ -1012,18 +1012,8 @@ def poisson_at(mean, u, rows, p0):
     for j in range(rows.size):
         i = rows[j]
         if mean[i] > MAX_INVERSION_MEAN:  # (a mean above 1 is always in the band)
-            raise ValueError("poisson_inversion: mean above MAX_INVERSION_MEAN")
+            raise ValueError("poisson_at: mean above MAX_INVERSION_MEAN")
         out[i] = _poisson_two_steps(mean[i], p0[j], u[i])
-    return out
-
-
-@jit
-def poisson_inversion(mean, p0, u):
-    out = np.empty(mean.size, np.int64)
-    for i in range(mean.size):
-        if mean[i] > MAX_INVERSION_MEAN:
-            raise ValueError("poisson_inversion: mean above MAX_INVERSION_MEAN")
-        out[i] = _poisson_two_steps(mean[i], p0[i], u[i])
     return out
 
 

@@ -7,7 +7,8 @@ outputs, bit for bit. Those given a generator (``open_investigations``, ``invest
 ``relocate_groups``, ``freeze_assets``, ``group_courts`` and ``courts`` uniforms; ``entrants``, ``pooled_courts``,
 ``user_cases``, ``turnover`` and demand's numpy's binomials and Poisson counts; ``recruit_attributes``) draw from
 it in an order the compiled versions repeat. Small binomial and Poisson counts are drawn by
-inversion (``binomial_inversion``, ``poisson_inversion``) with arithmetic both versions do alike.
+inversion (``binomial_inversion``; ``poisson_at``, by this module's ``poisson_inversion``) with arithmetic both
+versions do alike.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ __all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates"
            "open_investigations", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
-           "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_inversion", "poisson_band", "poisson_at",
+           "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_band", "poisson_at",
            "member_join_draws", "recruit_draws", "raids_decided", "retraffick", "update_stocks", "owners", "live_cells",
            "generator_handle", "raw_words", "user_case_cuts", "identify_through_users", "detect_month"]
 MAX_INVERSION_N = 1000
