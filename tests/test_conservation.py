@@ -27,6 +27,8 @@ class Month:
     entered: np.ndarray  # rows (re)used by groups entering during the month
     ledger: dict[str, np.ndarray]  # the month's per-group ledger, rows 0..used-1 at the start
     recount: dict[str, np.ndarray]  # victims per (member state, form) by state, counted from the rows after the step
+    group_victims: dict[str, tuple[np.ndarray, np.ndarray]]  # per group row: (kept by the model, counted from the rows)
+    outside_cell: int  # victims in transit or exploited whose cell is not their group's
 
 
 @dataclass
@@ -58,7 +60,7 @@ def run() -> Run:
             alive = _follow(alive, moved)
         u = alive.size
         months.append(Month(alive, moved, np.concatenate([np.zeros(0, np.int64), *entered]),
-                            {k: v[:u].copy() for k, v in g.ledger.items()}, recount(model)))
+                            {k: v[:u].copy() for k, v in g.ledger.items()}, recount(model), *group_victims(model)))
     assert any(m.moved is not None for m in months), "no compaction of group rows to check"
     return Run(model, months)
 
@@ -84,6 +86,20 @@ def recount(model: TraffickingModel) -> dict[str, np.ndarray]:
         cell = v.member_state[rows].astype(np.int64) * 3 + v.form[rows]
         out[name] = np.bincount(cell, minlength=27 * 3).reshape(27, 3)
     return out
+
+
+def group_victims(model: TraffickingModel) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
+    """Each group's victims in transit and exploited as the model keeps them and as counted from the victim rows;
+    and how many of those victims are outside their group's (member state x form) cell."""
+    v, g = model.victims, model.groups
+    out = {}
+    for name, state in (("in_transit", RECRUITED), ("exploiting", EXPLOITED)):
+        kept = getattr(g, name)
+        out[name] = kept.copy(), np.bincount(v.group[v.state == state], minlength=kept.size)
+    held = (v.state == RECRUITED) | (v.state == EXPLOITED)
+    group = v.group[held]
+    outside = (v.member_state[held] != g.member_state[group]) | (v.form[held] != g.form[group])
+    return out, int(outside.sum())
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +160,17 @@ def test_recorded_stocks_match_the_victim_rows(run, data, stock):
     """
     for t, month in enumerate(run.months):
         np.testing.assert_array_equal(data[stock][t], month.recount[stock], err_msg=f"{stock}, month {t}")
+
+
+def test_group_victim_counts_match_the_rows(run, data):
+    """The victims each group holds in transit and exploited, kept up to date by the kernels that change a victim's
+    state or group (they decide what a group earns and how visible it is, and move with the group), are those the
+    victim rows name, every month (compactions and moves included); and every such victim is in its group's cell."""
+    for t, month in enumerate(run.months):
+        for name, (kept, counted) in month.group_victims.items():
+            np.testing.assert_array_equal(kept, counted, err_msg=f"{name}, month {t}")
+        assert month.outside_cell == 0, f"month {t}"
+    assert data["moved_in_exploited"].sum() > 0 and any(m.moved is not None for m in run.months)
 
 
 def test_victims_in_system_match_stocks(run, data):

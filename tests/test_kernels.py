@@ -76,41 +76,6 @@ def test_split_uniforms_cover_the_unit_interval(rng):
     assert abs(np.corrcoef(hi, lo)[0, 1]) < 0.01
 
 
-@pytest.mark.parametrize("any_moved", [False, True])
-def test_census(rng, any_moved):
-    r = _rows(rng, 5000, 300)
-    moved_group = np.zeros(301, bool)  # and the extra False for rows without a group
-    moved_group[rng.integers(0, 300, 30)] = any_moved
-    alive = rng.random(300) < 0.9
-    out_np = reference.census(r["state"], r["group"], alive, moved_group, any_moved)
-    out_nb = compiled.census(r["state"], r["group"], alive, moved_group, any_moved)
-    _assert_same(out_np, out_nb)
-    r0, e0, i0, s0, held, ge, moving = out_nb
-    assert e0.size == np.count_nonzero(r["state"] == EXPLOITED)
-    np.testing.assert_array_equal(held, np.where(alive, np.bincount(ge, minlength=300)[:300], 0))
-    assert (held[~alive] == 0).all() and held.sum() < e0.size
-    np.testing.assert_array_equal(ge, r["group"][e0])
-    assert (r["state"][r0] == RECRUITED).all() and (r["state"][i0] == IDENTIFIED).all()
-    assert (r["state"][s0] == SUPPORTED).all()
-    in_transit_or_exploited = np.isin(r["state"], (RECRUITED, EXPLOITED))
-    expected = np.flatnonzero(in_transit_or_exploited & moved_group[r["group"]])
-    np.testing.assert_array_equal(np.sort(moving), expected)
-    assert (expected.size > 0) == any_moved
-
-
-def _detect_args(rng, r, n_groups: int):
-    e0 = np.flatnonzero(r["state"] == EXPLOITED)
-    ge = rng.integers(0, n_groups, e0.size)
-    p_ident, p_event, shares = _detection_tables(rng)
-    hit = rng.random(n_groups) < 0.2
-    police = hit & (rng.random(n_groups) < 0.6)
-    dead = hit & ~police | (hit & (rng.random(n_groups) < 0.3))
-    cut = np.full((N_STATES, 3), -1.0)  # users' cases, by (member state, form) cell: form 0 only, not in three states
-    cut[3:, 0] = rng.random(N_STATES - 3) * 0.3
-    return (e0, ge, r["hazard_key"], r["birth_month"], -150, p_ident, p_event, shares, r["raw"], hit, police, dead, 0.7,
-            r["cell"], n_groups, N_STATES * NF, cut.ravel(), r["member_state"])
-
-
 def test_every_kernel_has_both_implementations_with_one_signature():
     import inspect
 
@@ -122,78 +87,230 @@ def test_every_kernel_has_both_implementations_with_one_signature():
         assert list(inspect.signature(fast).parameters) == list(inspect.signature(getattr(reference, name)).parameters), name
 
 
-def test_detect(rng):
-    r = _rows(rng, 20000, 400)
-    args = _detect_args(rng, r, 400)
-    out = compiled.detect(*args)
-    _assert_same(reference.detect(*args), out)
-    ident, leave, channel, by_group, by_cell, looked, *candidates = out
-    assert ident.any() and leave.any() and (channel == 0).any() and (channel > 1).any()
-    assert not (ident & leave).any()
-    # every victim identified or leaving, and every candidate of users' cases, was decided in full; most were not
-    assert np.isin(np.flatnonzero(ident | leave), looked).all() and np.isin(candidates[0], looked).all()
-    assert (np.diff(looked) > 0).all() and looked.size < 0.6 * ident.size
-    # identifications outside raids, counted by group and by cell
-    e0, ge, non_raid = args[0], args[1], ident & (channel > 0)
-    assert 0 < by_group.sum() == by_cell.sum() == np.count_nonzero(non_raid) < np.count_nonzero(ident)
-    np.testing.assert_array_equal(by_group, np.bincount(ge[non_raid], minlength=400))
-    assert by_cell[r["cell"][e0[non_raid][0]]] > 0
+N_GROUPS = 400
+MONTH_CASES = ["plain", "moved", "short", "foreign"]
 
 
-@pytest.mark.parametrize("scarce", [False, True])
-def test_detect_month_is_its_three_kernels(rng, scarce):
-    """detect_month gives what user_case_cuts, detect and identify_through_users give one after the other, in
-    both implementations; "scarce": a large stock makes the cut-offs leave too few candidates (widened)."""
-    r = _rows(rng, 20000, 400)
-    args = list(_detect_args(rng, r, 400))
-    # the groups' flags from their states: raided; dismantled (released), by the police within six months of an
-    # investigation (found)
-    raided, alive = rng.random(400) < 0.1, rng.random(400) < 0.8
-    died, investigated_at = rng.integers(90, 100, 400), rng.integers(80, 100, 400)
-    dead = ~alive
-    args[9:12] = raided | dead, raided | (dead & (died - investigated_at <= 6)), dead
+def _month_inputs(rng: np.random.Generator, case: str) -> dict:
+    """A month's inputs for ``victims_month``: victim rows in every state (those in transit or exploited in their
+    group's cell, as the model keeps them), groups alive or dismantled, raided, some moved ("moved", "foreign"),
+    users' cases (their candidates scarce in "short"), foreign victims counted ("foreign")."""
+    from thbsim.population import Victims
+
+    n, n_cells = 20000, N_STATES * NF
+    r = _rows(rng, n, N_GROUPS)
+    alive = rng.random(N_GROUPS) < 0.8
+    group_ms = rng.integers(0, N_STATES, N_GROUPS).astype(np.int16)
+    group_form = rng.integers(0, NF, N_GROUPS).astype(np.int8)
+    moved = np.zeros(N_GROUPS + 1, bool)  # one more, False, for rows without a group
+    if case in ("moved", "foreign"):
+        moved[:N_GROUPS] = alive & (rng.random(N_GROUPS) < 0.15)
+    old_ms = group_ms.copy()
+    group_ms[moved[:N_GROUPS]] = rng.integers(0, N_STATES, moved.sum())
+    held = np.isin(r["state"], (RECRUITED, EXPLOITED))
+    g = r["group"]
+    form = np.where(held, group_form[np.maximum(g, 0)], r["form"]).astype(np.int8)
+    ms = np.where(held, old_ms[np.maximum(g, 0)], r["member_state"]).astype(np.int8)
+    sector = np.where(form == 1, rng.integers(0, N_FORM_SECTOR - 2, n), -1).astype(np.int8)
+    channel = rng.integers(0, 2, n).astype(np.int8)
+    v = Victims(n + 64)
+    v.allocate(n)
+    values = {"state": r["state"], "citizenship": np.where(rng.random(n) < 0.6, ms, rng.integers(0, 33, n)),
+              "member_state": ms, "sex": rng.integers(0, 2, n), "birth_month": r["birth_month"], "form": form,
+              "sector": sector, "channel": channel, "group": g, "cell": ms.astype(np.int16) * NF + form,
+              "exploited_since": r["exploited_since"], "months_exploited": r["months_exploited"],
+              "state_since": r["state_since"], "times_trafficked": rng.integers(1, 3, n),
+              "hazard_key": 2 * hazard_key(ms, form, sector, channel)}
+    for name, value in values.items():
+        getattr(v, name)[:] = value
+    counts = [np.bincount(g[r["state"] == s], minlength=N_GROUPS + 50) for s in (RECRUITED, EXPLOITED)]
     found = rng.integers(0, 4, N_STATES)
-    stock = np.bincount(r["member_state"][args[0][r["form"][args[0]] == 0]], minlength=N_STATES).astype(float)
-    if scarce:
+    found[:3] = 0
+    e_sexual = (r["state"] == EXPLOITED) & (form == 0)
+    stock = np.bincount(ms[e_sexual], minlength=N_STATES).astype(float)
+    if case == "short":  # the cut-offs leave too few candidates (widened), in one member state fewer than wanted
         stock *= 1000.0
+        found[3:6] = [5, 0, 10**6]
+    p_ident, p_event, shares = _detection_tables(rng)
+    return {
+        "v": v, "raw": r["raw"], "moved_group": moved, "group_ms": group_ms, "group_form": group_form, "old_ms": old_ms,
+        "tables": (p_ident, p_event, shares), "raided": rng.random(N_GROUPS) < 0.1, "alive": alive,
+        "died": rng.integers(90, 100, N_GROUPS).astype(np.int32),
+        "investigated_at": rng.integers(80, 100, N_GROUPS).astype(np.int32), "found": found, "stock": stock,
+        "ident_hazard": rng.random((N_STATES, NF)) * 0.05, "exploited": rng.integers(0, 50, (N_STATES, NF)) * 1.0,
+        "support": (rng.random(N_STATES), rng.random(N_STATES) * 0.3, rng.random(N_STATES) * 0.3),
+        "in_transit": counts[0], "exploiting": counts[1], "count_foreign": case == "foreign", "n_cells": n_cells,
+    }
+
+
+def _victims_month(module, x: dict, copy: bool = True):
+    """``module.victims_month`` on (copies of) the inputs; returns its outputs and every array it changes."""
+    import copy as copying
+
+    x = copying.deepcopy(x) if copy else x
+    v = x["v"]
+    out = module.victims_month(
+        v.fields(), v.used, x["raw"], x["moved_group"], x["group_ms"], N_FORM_SECTOR, -150, *x["tables"], x["raided"],
+        x["alive"], x["died"], x["investigated_at"], 6, 0.7, x["found"], x["stock"], USER_REPORT, x["ident_hazard"],
+        x["exploited"], *x["support"], 120, 5, x["in_transit"], x["exploiting"], x["count_foreign"])
+    return out, (*v.fields(), x["in_transit"], x["exploiting"], x["ident_hazard"])
+
+
+@pytest.mark.parametrize("case", MONTH_CASES)
+def test_victims_month_both_implementations(rng, case):
+    x = _month_inputs(rng, case)
+    out_np, arrays_np = _victims_month(reference, x)
+    out_nb, arrays_nb = _victims_month(compiled, x)
+    _assert_same(out_np, out_nb)
+    _assert_same(arrays_np, arrays_nb)
+
+
+@pytest.mark.parametrize("case", MONTH_CASES)
+def test_victims_month_moves_every_victim_on_once(rng, case):
+    """Each victim from its start-of-month state: those in transit are exploited now, identified victims enter
+    support or leave, the exploited are identified (by channel) or leave or stay, and the groups' victims in
+    transit and exploited follow; the flows count exactly these changes."""
+    import copy
+
+    x = _month_inputs(rng, case)
+    original = copy.deepcopy(x)
+    v0 = x["v"]
+    start = {k: getattr(v0, k).copy() for k in ("state", "group", "cell", "member_state")}
+    (by_group, rows_ident, re_rows, flows, by_channel, *foreign), _ = _victims_month(compiled, x, copy=False)
+    v = x["v"]
+    s0, s1 = start["state"], v.state
+    assert (s1[s0 == RECRUITED] == EXPLOITED).all() and flows[0].sum() == np.count_nonzero(s0 == RECRUITED)
+    assert np.isin(s1[s0 == EXPLOITED], (EXPLOITED, IDENTIFIED, FREE)).all()
+    assert np.isin(s1[s0 == IDENTIFIED], (SUPPORTED, FREE)).all() and np.isin(s1[s0 == SUPPORTED], (SUPPORTED, FREE)).all()
+    identified = np.flatnonzero((s0 == EXPLOITED) & (s1 == IDENTIFIED))
+    np.testing.assert_array_equal(rows_ident, identified)  # ascending, as registration draws for them
+    assert rows_ident.size == flows[1].sum() == by_channel.sum() > 0
+    assert flows[2].sum() == np.count_nonzero((s0 == EXPLOITED) & (s1 == FREE)) > 0
+    assert flows[3].sum() == np.count_nonzero((s0 == IDENTIFIED) & (s1 == SUPPORTED)) > 0
+    assert flows[4].sum() == np.count_nonzero((s0 == IDENTIFIED) & (s1 == FREE)) > 0
+    assert flows[5].sum() == np.count_nonzero((s0 == SUPPORTED) & (s1 == FREE)) > 0
+    assert (s1[re_rows] == SUPPORTED).all() and (s0[re_rows] == SUPPORTED).all() and re_rows.size > 0
+    assert (v.group[s1 == FREE] == -1).all()
+    # identifications outside raids per group; by channel per member state
+    channels = by_channel.reshape(N_STATES, 5)
+    assert by_group.sum() == channels[:, 1:].sum() < rows_ident.size  # the police's (channel 0) open no case
+    np.testing.assert_array_equal(channels.sum(axis=1), np.bincount(v.member_state[rows_ident], minlength=N_STATES))
+    # the groups' victims in transit and exploited, kept up to date
+    np.testing.assert_array_equal(x["in_transit"], np.bincount(v.group[s1 == RECRUITED], minlength=N_GROUPS + 50))
+    np.testing.assert_array_equal(x["exploiting"], np.bincount(v.group[s1 == EXPLOITED], minlength=N_GROUPS + 50))
+    # victims of groups that moved follow them (detection stratum included); nobody else moves
+    held = np.isin(s0, (RECRUITED, EXPLOITED))
+    follow = held & x["moved_group"][start["group"]]
+    assert follow.any() == (case in ("moved", "foreign"))
+    np.testing.assert_array_equal(v.member_state[follow], x["group_ms"][start["group"][follow]])
+    np.testing.assert_array_equal(v.cell, v.member_state.astype(np.int64) * NF + v.form)
+    np.testing.assert_array_equal(v.hazard_key[follow], 2 * hazard_key(v.member_state[follow], v.form[follow],
+                                                                        v.sector[follow], v.channel[follow]))
+    np.testing.assert_array_equal(v.member_state[~follow], start["member_state"][~follow])
+    # users' cases: as many victims in sexual exploitation as their member state's cases found, or all there are
+    # (the same month without cases tells them from identifications through users' reports on the hazard)
+    through_users = channels[:, USER_REPORT] - _without_cases(original, compiled)[:, USER_REPORT]
+    assert (through_users >= 0).all() and (through_users <= x["found"]).all() and through_users.sum() > 0
+    if case == "short":  # widened: member state 3 finds its five, member state 5 every victim it can
+        assert through_users[3] == 5 and through_users[5] > 5
+    if case == "foreign":  # the foreign among the exploited at the start of the month, where they are after moving
+        e0 = s0 == EXPLOITED
+        is_foreign = e0 & (v.citizenship != v.member_state)
+        np.testing.assert_array_equal(foreign[0], np.bincount(start["group"][is_foreign], minlength=N_GROUPS))
+        np.testing.assert_array_equal(foreign[1], np.bincount(v.member_state[is_foreign], minlength=N_STATES))
+        np.testing.assert_array_equal(foreign[2], np.bincount(v.member_state[e0], minlength=N_STATES))
+    else:
+        assert all(f.size == 0 for f in foreign)
+
+
+def _without_cases(x: dict, module) -> np.ndarray:
+    """Identifications per member state and channel of ``victims_month`` on a copy of ``x`` without users' cases."""
+    import copy
+
+    x = copy.deepcopy(x)
+    x["found"][:] = 0
+    return _victims_month(module, x, copy=False)[0][4].reshape(N_STATES, 5)
+
+
+def test_victims_month_identifies_every_candidate_when_cases_outnumber_them(rng):
+    """Where a member state's cases found more victims than it has in sexual exploitation and not identified by
+    another channel, its cut is widened to take every one of them: all are identified through users' reports."""
+    x = _month_inputs(rng, "short")
+    v = x["v"]
+    s0 = v.state.copy()
+    (_, rows_ident, *_), _ = _victims_month(compiled, x, copy=False)
+    ms5 = (s0 == EXPLOITED) & (v.form == 0) & (v.member_state == 5)
+    # every one of them identified, by users' reports or another channel
+    assert ms5.sum() > 0 and (v.state[ms5] == IDENTIFIED).all()
+
+
+def test_move_stocks(rng):
+    """The groups that moved take their victims in transit and exploited to their new cells: the stocks and the
+    moves per cell, both implementations alike."""
+    moved_groups = np.sort(rng.choice(N_GROUPS, 40, replace=False))
+    old_ms = rng.integers(0, N_STATES, 40).astype(np.int16)
+    group_ms = rng.integers(0, N_STATES, N_GROUPS).astype(np.int16)
+    group_form = rng.integers(0, NF, N_GROUPS).astype(np.int8)
+    in_transit, exploiting = rng.integers(0, 5, N_GROUPS), rng.integers(0, 30, N_GROUPS)
+    stocks = rng.integers(1000, 2000, (5, N_STATES * NF))
+    outs = []
+    for module in (reference, compiled):
+        s = stocks.copy()
+        outs.append((module.move_stocks(moved_groups, old_ms, group_ms, group_form, in_transit, exploiting, NF, s), s))
+    _assert_same(outs[0], outs[1])
+    moves, after = outs[1]
+    f = group_form[moved_groups].astype(np.int64)
+    old, new = old_ms * NF + f, group_ms[moved_groups] * NF + f
+    for k, weights in enumerate((in_transit, exploiting, np.ones(N_GROUPS, np.int64))):
+        np.testing.assert_array_equal(moves[2 * k], np.bincount(old, weights[moved_groups], N_STATES * NF))
+        np.testing.assert_array_equal(moves[2 * k + 1], np.bincount(new, weights[moved_groups], N_STATES * NF))
+    assert moves[2].sum() == exploiting[moved_groups].sum() > 0
+    np.testing.assert_array_equal(after[RECRUITED] - stocks[RECRUITED], moves[1] - moves[0])
+    np.testing.assert_array_equal(after[EXPLOITED] - stocks[EXPLOITED], moves[3] - moves[2])
+    np.testing.assert_array_equal(after[[0, IDENTIFIED, SUPPORTED]], stocks[[0, IDENTIFIED, SUPPORTED]])
+
+
+def test_whole_runs_are_identical_when_users_cases_widen_their_cut():
+    """Users' cases whose candidates fall short every month (the stock of victims their cut-offs are taken from a
+    thousand times larger, so the cut-offs are a thousand times narrower): the cut is widened, victims the month's
+    pass did not decide in full are identified, and numpy and numba still agree."""
+    import types
+
+    widened = {reference: [], compiled: []}
+    data = {}
+    sc = load(SCENARIOS / "baseline.toml").with_params(scale=0.1, **{"users.detection_per_year": 0.2})
+    for module in (reference, compiled):
+        def narrow(*args, _module=module, _months=widened[module]):
+            args = list(args)
+            args[17] = args[17] * 1000.0  # the stock
+            _months.append(_would_widen(*args))
+            return _module.victims_month(*args)
+
+        model = TraffickingModel(sc, seed=5, kernels="numpy" if module is reference else "numba")
+        model.kernels = types.SimpleNamespace(**{**vars(module), "victims_month": narrow})
+        model.run()
+        data[module] = model.recorder.data
+    assert all(sum(months) > 20 for months in widened.values())  # the widened path ran in many months, in both
+    assert data[reference]["identified_by_channel"][..., USER_REPORT].sum() > 0  # found through users' cases
+    for key, arr in data[reference].items():
+        np.testing.assert_array_equal(arr, data[compiled][key], err_msg=key)
+
+
+def _would_widen(fields, n_rows, raw, moved_group, group_member_state, n_form_sector, adult_born_by, p_ident, p_event,
+                 shares, raided, alive, died, investigated_at, police_months, raid_identifies, found, stock, *_):
+    """Whether ``victims_month`` with these inputs widens a users' cases' cut: candidates short of the cases
+    somewhere (the reference's own steps, on copies)."""
+    state, _, member_state, _, birth_month, form, sector, channel, group, cell, *_, hazard_key_ = (
+        f[:n_rows].copy() for f in fields)
+    e0 = np.flatnonzero(state == EXPLOITED)
+    _, _, _, _, _, ge, moving = reference.census(state, group, alive, moved_group, True)
+    reference.follow_groups(moving, group, group_member_state, member_state, cell, hazard_key_, form, sector, channel, NF)
+    dead = ~alive
+    hit, police = raided | dead, raided | (dead & (died - investigated_at <= police_months))
     cut = reference.user_case_cuts(found, stock, NF)
-    args[-2] = cut.copy()
-    ident, leave, channel, by_group, by_cell, looked, *candidates = reference.detect(*args)
-    looked = reference.identify_through_users(found, cut, *candidates, args[0], args[1], ident, leave, channel,
-                                              r["raw"], r["cell"], r["member_state"], by_group, by_cell, looked, 4)
-    one_by_one = (ident, leave, channel, by_group, by_cell, looked)
-    exploited = rng.integers(0, 50, (N_STATES, NF)).astype(float)
-    hazard = rng.random((N_STATES, NF)) * 0.05
-    smoothed = 0.8 * hazard + 0.2 * (by_cell.reshape(N_STATES, NF) / np.maximum(exploited, 1.0))
-    for impl in (reference, compiled):
-        kept = hazard.copy()
-        month_args = (found, stock, NF, *args[:9], raided, alive, died, investigated_at, 6, *args[12:-2], args[-1], 4,
-                      kept, exploited)
-        _assert_same(impl.detect_month(*month_args), one_by_one)
-        np.testing.assert_array_equal(kept, smoothed)
-    assert (channel == 4).any() and (cut == 2.0).any() == scarce  # a cut widened only where candidates were scarce
-    assert (args[10] & ~raided).any() and (args[11] & ~args[10]).any()  # dismantled groups found and released
-
-
-def test_user_candidates(rng):
-    r = _rows(rng, 20000, 400)
-    args = _detect_args(rng, r, 400)
-    e0, cut = args[0], args[-2].reshape(N_STATES, 3)
-    ident, *_, cand_d, ms_d, u_d = compiled.detect(*args)
-    args = (e0, ident, r["cell"], r["member_state"], r["raw"], cut.ravel())
-    out_nb = compiled.user_report_candidates(*args)
-    _assert_same(reference.user_report_candidates(*args), out_nb)
-    _assert_same((cand_d, ms_d, u_d), out_nb)  # the detection pass collects the same candidates
-    cand, ms, u = out_nb
-    assert cand.size > 0
-    # exactly the victims not identified, in sexual exploitation, below their member state's cut
-    rows = e0[cand]
-    assert not ident[cand].any() and (r["form"][rows] == 0).all() and (ms >= 3).all()
-    np.testing.assert_array_equal(ms, r["member_state"][rows])
-    assert (u < cut[ms, 0]).all()
-    low = (r["raw"][e0] & np.uint64(0xFFFFFFFF)) * 2.0**-32
-    expected = ~ident & (r["form"][e0] == 0) & (r["member_state"][e0] >= 3) & (low < cut[r["member_state"][e0], 0])
-    np.testing.assert_array_equal(cand, np.flatnonzero(expected))
+    cand_ms = reference.detect(e0, ge, hazard_key_, birth_month, adult_born_by, p_ident, p_event, shares, raw, hit,
+                               police, dead, raid_identifies, cell, alive.size, N_STATES * NF, cut, member_state)[7]
+    return bool(((np.bincount(cand_ms, minlength=found.size) < found) & (cut[::NF] < 1.0)).any())
 
 
 def test_pick_lowest(rng):
@@ -225,82 +342,6 @@ def test_user_case_cuts(rng):
     np.testing.assert_allclose(cut[wanted, 0], (2 * found[wanted] + 16) / np.maximum(stock[wanted], 1))
     _assert_same(reference.user_case_cuts(found * 0, stock, NF), compiled.user_case_cuts(found * 0, stock, NF))
     assert (compiled.user_case_cuts(found * 0, stock, NF) == -1).all()
-
-
-@pytest.mark.parametrize("case", ["enough", "short", "none"])
-def test_identify_through_users(rng, case):
-    """The same victims identified, counted and marked in place; "short": some member states' cut-offs leave
-    too few candidates, so those are widened and the candidates collected again."""
-    r = _rows(rng, 20000, 400)
-    args = list(_detect_args(rng, r, 400))
-    e0, ge = args[0], args[1]
-    found = {"enough": rng.integers(0, 4, N_STATES), "short": rng.integers(0, 4, N_STATES),
-             "none": np.zeros(N_STATES, np.int64)}[case]
-    found[:3] = 0  # no cut there (the detection arguments leave three member states out)
-    cut = args[-2].copy()
-    if case == "enough":
-        cut[3 * NF::NF] = np.maximum(cut[3 * NF::NF], 0.5)  # some 25 candidates a member state, 3 wanted at most
-    if case == "short":
-        cut[3 * NF:6 * NF:NF] = 1e-9  # nobody below: short wherever something is wanted
-        found[3:6] = [5, 0, 10**6]  # and more wanted than there are victims in one of them
-    args[-2] = cut
-    ident, leave, channel, by_group, by_cell, looked, *candidates = compiled.detect(*args)
-    outs = []
-    for impl in (reference, compiled):
-        state = [cut.copy(), ident.copy(), leave.copy(), channel.copy(), by_group.copy(), by_cell.copy()]
-        c, i, lv, ch, bg, bc = state
-        looked_after = impl.identify_through_users(found, c, *candidates, e0, ge, i, lv, ch, r["raw"], r["cell"],
-                                                   r["member_state"], bg, bc, looked, 4)
-        outs.append((*state, looked_after))
-    _assert_same(outs[0], outs[1])
-    c, i, lv, ch, bg, bc, looked_after = outs[1]
-    # every victim identified or leaving is among the positions move_on visits, ascending
-    assert np.isin(np.flatnonzero(i | lv), looked_after).all() and (np.diff(looked_after) > 0).all()
-    assert np.isin(looked, looked_after).all()
-    if case == "short":  # victims were found outside detect's positions, and added
-        assert looked_after.size > looked.size
-    new = i & ~ident
-    assert not (new & ~(ch == 4)).any() and not (lv & new).any()
-    by_state = np.bincount(r["member_state"][e0[new]], minlength=N_STATES)
-    eligible = np.bincount(r["member_state"][e0[~ident & (r["form"][e0] == 0)]], minlength=N_STATES)
-    np.testing.assert_array_equal(by_state, np.minimum(found, eligible))
-    assert (r["form"][e0[new]] == 0).all()
-    np.testing.assert_array_equal(bg - by_group, np.bincount(ge[new], minlength=400))
-    assert (bc - by_cell).sum() == np.count_nonzero(new)
-    if case == "none":
-        assert not new.any()
-    if case == "short":
-        assert (c[3 * NF:6 * NF:NF][[0, 2]] == 2.0).all() and by_state[5] == eligible[5] > 0
-    else:
-        np.testing.assert_array_equal(c, cut)
-
-
-def test_move_on_changes_the_same_rows(rng):
-    r = _rows(rng, 20000, 400)
-    e0 = np.flatnonzero(r["state"] == EXPLOITED)
-    ident = rng.random(e0.size) < 0.1
-    leave = ~ident & (rng.random(e0.size) < 0.1)
-    channel = rng.integers(0, 5, e0.size).astype(np.int8)
-    lists = [np.flatnonzero(r["state"] == s) for s in (RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED)]
-    rates = rng.random(N_STATES), rng.random(N_STATES) * 0.3, rng.random(N_STATES) * 0.3
-    looked = np.flatnonzero(ident | leave | (rng.random(e0.size) < 0.05))  # those, and some others
-    results, arrays = [], []
-    for module in (reference, compiled):
-        a = {k: r[k].copy() for k in ("state", "state_since", "exploited_since", "months_exploited", "group")}
-        results.append(module.move_on(a["state"], a["state_since"], a["exploited_since"], a["months_exploited"], a["group"],
-                                      r["cell"], r["member_state"], *lists, ident, leave, looked, r["raw"], *rates, 120,
-                                      N_STATES * NF, channel, N_STATES, 5))
-        arrays.append(a)
-    _assert_same(results[0], results[1])
-    for k in arrays[0]:
-        np.testing.assert_array_equal(arrays[0][k], arrays[1][k], err_msg=k)
-    rows_ident, flows, by_channel = results[1][0], results[1][2], results[1][3]
-    assert flows.shape == (6, N_STATES * NF) and (flows.sum(axis=1) > 0).all()
-    # the identified by member state and channel
-    assert by_channel.sum() == rows_ident.size == flows[1].sum()
-    np.testing.assert_array_equal(by_channel.reshape(N_STATES, 5).sum(axis=1),
-                                  np.bincount(r["member_state"][rows_ident], minlength=N_STATES))
-    np.testing.assert_array_equal(by_channel.reshape(N_STATES, 5).sum(axis=0), np.bincount(channel[ident], minlength=5))
 
 
 def test_first_free(rng):
@@ -566,7 +607,7 @@ def test_pcg64_chains_below_the_small_draw_are_numpys(n):
 
 def test_half_below_answers_as_the_uniform_does():
     """A 32-bit half h is below _half_below(p) exactly when its uniform h x 2^-32 is below p (the integer test
-    detect and move_on put first): at the edges (0, 1, exact multiples of 2^-32 and their neighbours, NaN,
+    victims_month puts first): at the edges (0, 1, exact multiples of 2^-32 and their neighbours, NaN,
     infinities, above 1) and at random."""
     rng = np.random.default_rng(11)
     k = rng.integers(0, 2**32, 200)
@@ -971,48 +1012,6 @@ def test_relocate_groups(rng):
     np.testing.assert_array_equal(m[~moved], ms[~moved])
 
 
-def test_move_victims(rng):
-    r = _rows(rng, 20000, 400)
-    r0, e0 = np.flatnonzero(r["state"] == RECRUITED), np.flatnonzero(r["state"] == EXPLOITED)
-    flag = np.zeros(401, bool)
-    flag[rng.integers(0, 400, 40)] = True
-    group_ms = rng.integers(0, N_STATES, 401).astype(np.int16)
-    sector = rng.integers(0, N_FORM_SECTOR - 2, 20000)
-    channel = rng.integers(0, 2, 20000).astype(np.int8)
-    moving = reference.census(r["state"], r["group"], np.ones(400, bool), flag, True)[-1]
-    moved_groups = np.flatnonzero(flag[:400])
-    old_ms = rng.integers(0, N_STATES, moved_groups.size).astype(np.int16)
-    group_form = rng.integers(0, NF, 401).astype(np.int8)
-    stocks = rng.integers(1000, 2000, (5, N_STATES * NF))
-    fields = []
-    outs = []
-    for module in (reference, compiled):
-        f = [r["member_state"].copy(), r["cell"].copy(), r["hazard_key"].copy(), stocks.copy()]
-        outs.append(module.move_victims(moving, r["group"], group_ms, r["state"], *f[:3], r["form"], sector, channel,
-                                        NF, N_FORM_SECTOR, N_STATES * NF, moved_groups, old_ms, group_form, f[3]))
-        fields.append(f)
-    _assert_same(outs[0], outs[1])
-    for a, b in zip(*fields, strict=True):
-        np.testing.assert_array_equal(a, b)
-    ms_new, cell_new, key_new, stocks_new = fields[1]
-    moved = np.zeros(20000, bool)
-    both = np.concatenate([r0, e0])
-    moved[both[flag[r["group"][both]]]] = True
-    assert moved.any() and (ms_new[moved] == group_ms[r["group"][moved]]).all()
-    np.testing.assert_array_equal(key_new[moved], 2 * hazard_key(ms_new[moved], r["form"][moved], sector[moved],
-                                                                  channel[moved]))
-    np.testing.assert_array_equal(ms_new[~moved], r["member_state"][~moved])
-    out_r, in_r, out_e, in_e, out_g, in_g = outs[1]
-    assert out_r.sum() == in_r.sum() == (moved & (r["state"] == RECRUITED)).sum()
-    assert out_e.sum() == in_e.sum() == (moved & (r["state"] == EXPLOITED)).sum() > 0
-    np.testing.assert_array_equal(stocks_new[RECRUITED] - stocks[RECRUITED], in_r - out_r)
-    np.testing.assert_array_equal(stocks_new[EXPLOITED] - stocks[EXPLOITED], in_e - out_e)
-    np.testing.assert_array_equal(stocks_new[[0, IDENTIFIED, SUPPORTED]], stocks[[0, IDENTIFIED, SUPPORTED]])
-    form_g = group_form[moved_groups].astype(np.int64)
-    np.testing.assert_array_equal(out_g, np.bincount(old_ms * NF + form_g, minlength=N_STATES * NF))
-    np.testing.assert_array_equal(in_g, np.bincount(group_ms[moved_groups] * NF + form_g, minlength=N_STATES * NF))
-
-
 def test_register(rng):
     r = _rows(rng, 20000, 400)
     rows = np.flatnonzero(r["state"] == IDENTIFIED)
@@ -1092,12 +1091,17 @@ def test_write_recruits(rng):
               rng.integers(12, 46, k), form, sector, rng.integers(0, 2, k).astype(np.int8), rng.integers(0, 500, k))
     since = -rng.integers(0, 240, k)
     victims = [Victims(8000), Victims(8000)]
-    counts = []
+    counts, by_group = [], []
+    start = rng.integers(0, 9, 600)
     for v, module in zip(victims, (reference, compiled), strict=True):
         rows = v.allocate(k)
-        counts.append(module.write_recruits(v.fields(), rows, EXPLOITED, 7, since, *values, NF, N_FORM_SECTOR, N_STATES * NF))
+        by_group.append(start.copy())
+        counts.append(module.write_recruits(v.fields(), rows, EXPLOITED, 7, since, *values, by_group[-1], NF,
+                                            N_FORM_SECTOR, N_STATES * NF))
     for a, b in zip(victims[0].fields(), victims[1].fields(), strict=True):
         np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(by_group[0], by_group[1])  # each recruit counted in its group
+    np.testing.assert_array_equal(by_group[1] - start, np.bincount(values[-1], minlength=600))
     assert (victims[1].hazard_key[:k] > 0).any() and (victims[1].state[:k] == EXPLOITED).all()
     np.testing.assert_array_equal(counts[0], counts[1])  # recruits per cell
     np.testing.assert_array_equal(counts[1], np.bincount(values[1] * NF + form, minlength=N_STATES * NF))
@@ -1127,40 +1131,6 @@ def test_whole_runs_are_identical(scenario):
         model.run()
         data[name] = model.recorder.data
     assert data["numpy"]["registered"].sum() > 0
-    for key, arr in data["numpy"].items():
-        np.testing.assert_array_equal(arr, data["numba"][key], err_msg=key)
-
-
-def test_whole_runs_are_identical_when_users_cases_widen_their_cut(monkeypatch):
-    """Users' cases whose candidates fall short every month (cut-offs made a thousand times narrower, the stock of
-    victims they are taken from a thousand times larger): the cut is widened, victims outside detect's positions
-    are identified, and numpy and numba still agree."""
-    widened = {reference: [], compiled: []}
-    for module in (reference, compiled):
-        def narrow(found, stock, n_forms, *rest, _detect_month=module.detect_month, _months=widened[module]):
-            stock = stock * 1000.0
-            # whether identify_through_users will widen a cut this month: candidates short of the cases somewhere
-            e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, raided, alive, died, \
-                investigated_at, police_months, raid_identifies, cell, n_groups, n_cells, member_state = rest[:-3]
-            dead = ~alive
-            hit, police = raided | dead, raided | (dead & (died - investigated_at <= police_months))
-            cut = reference.user_case_cuts(found, stock, n_forms)
-            cand_ms = reference.detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-                                       hit, police, dead, raid_identifies, cell, n_groups, n_cells, cut,
-                                       member_state)[7]
-            short = (np.bincount(cand_ms, minlength=found.size) < found) & (cut[::n_forms] < 1.0)
-            _months.append(bool(short.any()))
-            return _detect_month(found, stock, n_forms, *rest)
-
-        monkeypatch.setattr(module, "detect_month", narrow)
-    sc = load(SCENARIOS / "baseline.toml").with_params(scale=0.1, **{"users.detection_per_year": 0.2})
-    data = {}
-    for name in ("numpy", "numba"):
-        model = TraffickingModel(sc, seed=5, kernels=name)
-        model.run()
-        data[name] = model.recorder.data
-    assert all(sum(months) > 20 for months in widened.values())  # the widened path ran in many months, in both
-    assert data["numpy"]["identified_by_channel"][..., USER_REPORT].sum() > 0  # found through users' cases
     for key, arr in data["numpy"].items():
         np.testing.assert_array_equal(arr, data["numba"][key], err_msg=key)
 
@@ -1223,13 +1193,15 @@ def test_retraffick_and_update_stocks(rng):
         group = np.full(n_rows, -1, np.int32)
         since = np.zeros(n_rows, np.int16)
         times = np.ones(n_rows, np.int8)
-        counts = module.retraffick(rows, new_group, state, group, since, times, cell, 9, n_cells)
+        in_transit = np.full(60, 3)
+        counts = module.retraffick(rows, new_group, state, group, since, times, cell, 9, n_cells, in_transit)
         stocks = start.copy()
         module.update_stocks(stocks, recruited, counts, flows)
-        outs.append((counts, state, group, since, times, stocks))
+        outs.append((counts, state, group, since, times, stocks, in_transit))
     _assert_same(outs[0], outs[1])
-    counts, state, group, since, times, stocks = outs[1]
+    counts, state, group, since, times, stocks, in_transit = outs[1]
     taken = rows[new_group >= 0]
+    np.testing.assert_array_equal(in_transit - 3, np.bincount(new_group[new_group >= 0], minlength=60))
     assert (state[taken] == RECRUITED).all() and (group[taken] == new_group[new_group >= 0]).all()
     assert (since[taken] == 9).all() and (times[taken] == 2).all() and (state[rows[new_group < 0]] == SUPPORTED).all()
     np.testing.assert_array_equal(counts, np.bincount(cell[taken], minlength=n_cells))

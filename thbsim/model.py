@@ -15,6 +15,9 @@ The monthly step (docs/model.md, Process overview):
 8. finance: freezing and confiscation of group assets;
 9. victims move on: support, exit, re-trafficking; recruits arrive;
 10. groups grow, shrink, are dismantled or enter; costs and indicators are recorded.
+
+Each victim's transitions follow from its state at the start of the month, and steps 7 and 8 concern groups
+only, so the victims' detection and moving on (6 and 9) are one pass over their rows (``kernels.victims_month``).
 """
 
 from __future__ import annotations
@@ -143,8 +146,8 @@ class TraffickingModel(mesa.Model):
         self._prepare_recruitment()
         attrs = self.recruitment.draw(g.member_state[owner], g.form[owner], self.demand.sector_capacity)
         months = rng.geometric(1 / 24, owner.size) - 1
-        place_recruits(self.victims, attrs, owner, 0, EXPLOITED, self.geo.n_states * NF, -np.minimum(months, 240),
-                       kernels=self.kernels)
+        place_recruits(self.victims, attrs, owner, 0, EXPLOITED, self.geo.n_states * NF, g.exploiting,
+                       -np.minimum(months, 240), kernels=self.kernels)
         self.recruitment.pool[:] = np.round(self.recruitment.pool_base).astype(np.int64)
         self._stocks = self._state_histogram()
 
@@ -192,7 +195,6 @@ class TraffickingModel(mesa.Model):
         t, p, g, v = self.t, self.p, self.groups, self.victims
         n = self.geo.n_states
         rec = self.recorder.data  # indicator -> array over months; the month's values are written in place
-        state, grp_v = v.state, v.group
         self._compact_rows(t)
         # 1. levers and shocks act on the mechanisms (policy arrays start from the baseline each month; only
         # levers and shocks change them, so after a month in which none acted they hold it already)
@@ -205,17 +207,17 @@ class TraffickingModel(mesa.Model):
                 lever.apply(self)
                 self._policy_changed = True
         enf, kern = self.enforcement, self.kernels
-        # start-of-month states: every transition below is computed from them, so a
+        # every victim's transition below is computed from its start-of-month state (kernels.victims_month), so a
         # victim changes state at most once a month
         u = g.used
-        # 2a. some groups move to the member state where their business pays best (last month's view);
-        # the census finds the victims in transit or exploited who follow them
+        # 2a. some groups move to the member state where their business pays best (last month's view), with
+        # their victims in transit and exploited: the stocks move now, the victims' rows in the victims' pass
         moved_rows, old_ms, moved_group = self._relocate_groups(t)
-        r0, e0, i0, s0, held_start, ge, moving = kern.census(state, grp_v, g.alive[:u], moved_group,
-                                                             moved_rows.size > 0)
-        self._move_victims(moved_rows, old_ms, moving, t)
+        if moved_rows.size:
+            self.recorder.blocks["moves"][t] = kern.move_stocks(
+                moved_rows, old_ms, g.member_state, g.form, g.in_transit, g.exploiting, NF, self._stocks).reshape(-1, n, NF)
         exploited = self._exploited_start = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
-        g.held[:u] = held_start  # victims of a dismantled group earn it nothing: none held
+        np.multiply(g.exploiting[:u], g.alive[:u], out=g.held[:u])  # victims of a dismantled group earn it nothing
 
         # 2. demand (employers see this month's inspection risk)
         self.demand.inspection_risk = enf.yearly_inspection_risk()
@@ -251,40 +253,38 @@ class TraffickingModel(mesa.Model):
         # knowing users detected where use is an offence; some of their cases lead to the victim
         # (drawn before the detection pass, which also collects the candidates those cases may find)
         user_s, user_p, user_c, found = enf.prosecute_users(self.demand)
-        # detection (kernels.detect_month): the cut-offs of users' cases, the pass over the exploited victims (which
-        # also collects the candidates those cases may find), then the victims users' cases lead to, identified
-        # and counted with the identifications outside raids; ``looked``, the positions in ``e0`` decided in full.
-        # Victims of raided groups, and of groups dismantled last month: police find those of groups broken up by
-        # investigations; the others are released (they leave unidentified). The groups' view of the identification
-        # hazard per cell moves toward this month's identifications outside raids per victim exploited
-        ident, leave, channel, n_ident_g, _, looked = kern.detect_month(
-            found, self._exploited_start[:, 0], NF, e0, ge, v.hazard_key, v.birth_month, t - ADULT_MONTHS, p_ident,
-            p_event, shares, slot_raw, raided, g.alive[:u], g.died[:u], g.investigated_at[:u], POLICE_DISMANTLING_MONTHS,
-            p["police.raid_identifies"], v.cell, u, n * NF, v.member_state, USER_REPORT, self.ident_hazard, exploited)
+        # 6 and 9. the victims' month, in one pass over their rows (kernels.victims_month): victims of groups that
+        # moved follow them; the exploited are identified by a channel or leave: victims of raided groups, and of
+        # groups dismantled last month (police find those of groups broken up by investigations; the others are
+        # released), then the victims users' cases lead to; the groups' view of the identification hazard per cell
+        # moves toward this month's identifications outside raids per victim exploited. Then victims move on
+        # (support, exit, re-trafficking; recruits arrive), which nothing between here and step 9 looks at
+        sup = self.support
+        count_foreign = bool(self.jit_share.any())  # what joint investigation teams need
+        n_ident_g, rows_ident, re_rows, fl, by_channel, *foreign = kern.victims_month(
+            v.fields(), v.used, slot_raw, moved_group, g.member_state, N_FORM_SECTOR, t - ADULT_MONTHS, p_ident,
+            p_event, shares, raided, g.alive[:u], g.died[:u], g.investigated_at[:u], POLICE_DISMANTLING_MONTHS,
+            p["police.raid_identifies"], found, self._exploited_start[:, 0], USER_REPORT, self.ident_hazard, exploited,
+            sup.accept, sup.exit_rate, sup.retrafficking, t, N_CHANNELS, g.in_transit, g.exploiting, count_foreign)
         # identifications outside raids open investigations of the group
         investigated = enf.open_investigations(g, n_ident_g, raided)
 
         # 7. justice: verdicts and decisions on earlier cases, then new suspects
-        prosecuted, convicted, orphan_prosecuted, orphan_convicted = enf.courts(g, self._cross_border_boost(e0, ge, u))
+        prosecuted, convicted, orphan_prosecuted, orphan_convicted = enf.courts(g, self._cross_border_boost(*foreign, u))
         suspects = enf.investigate(g, investigated, t)
         # 8. finance
         frozen = self.finance.freeze(g, investigated, enf.finance_rate, enf.freeze_share)
         confiscated = self.finance.decide()
 
-        # 9. victims move on
-        sup = self.support
-        # state changes, flows per cell and freed rows of those who left, in one pass
-        rows_ident, re_rows, fl, by_channel = kern.move_on(
-            state, v.state_since, v.exploited_since, v.months_exploited, grp_v, v.cell, v.member_state, r0, e0, i0, s0,
-            ident, leave, looked, slot_raw, sup.accept, sup.exit_rate, sup.retrafficking, t, n * NF, channel, n, N_CHANNELS)
-        # supported victims trafficked again join a group of their cell (if it has one): in transit again
+        # 9. victims moved on in step 6; supported victims trafficked again join a group of their cell (if it has
+        # one): in transit again
         new_group = self._pick_groups(v.cell[re_rows], self.streams["retrafficking"]) if re_rows.size else re_rows
-        retrafficked = kern.retraffick(re_rows, new_group, state, grp_v, v.state_since, v.times_trafficked, v.cell, t,
-                                       n * NF)
+        retrafficked = kern.retraffick(re_rows, new_group, v.state, v.group, v.state_since, v.times_trafficked, v.cell,
+                                       t, n * NF, g.in_transit)
         self._register(rows_ident, self.streams["registration"], rec["registered"][t])
 
-        # flows by (member state, form), counted before released rows are reused by recruits (move_on's six flows,
-        # in transit to support exited, are the recorder's block "victim_flows")
+        # flows by (member state, form), counted before released rows are reused by recruits (the six flows of
+        # victims_month, in transit to support exited, are the recorder's block "victim_flows")
         blocks = self.recorder.blocks
         blocks["victim_flows"][t] = fl.reshape(-1, n, NF)
         flows = {"retrafficked": retrafficked.reshape(n, NF)}
@@ -296,7 +296,7 @@ class TraffickingModel(mesa.Model):
         ledger["frozen"][:] = frozen
         ledger["closing"][:] = g.assets[:u]
         entrants = g.entry(self.demand.capacity, exploited, self.market_margin(), t)
-        recruited = place_recruits(v, attrs, owner, t, RECRUITED, n * NF, kernels=self.kernels)[1]
+        recruited = place_recruits(v, attrs, owner, t, RECRUITED, n * NF, g.in_transit, kernels=self.kernels)[1]
         flows["recruited"] = recruited.reshape(n, NF)
         # stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)
         kern.update_stocks(self._stocks, recruited, retrafficked, fl)
@@ -389,29 +389,16 @@ class TraffickingModel(mesa.Model):
         flag[rows] = True
         return rows, old, flag
 
-    def _move_victims(self, rows: np.ndarray, old: np.ndarray, moving: np.ndarray, t: int) -> None:
-        """The victims (in transit and exploited) of groups that moved follow them; the moves are recorded (the
-        recorder's block "moves") and the stocks moved between cells."""
-        if rows.size == 0:
-            return
-        g, v, n = self.groups, self.victims, self.geo.n_states
-        moved = self.kernels.move_victims(moving, v.group, g.member_state, v.state, v.member_state, v.cell,
-                                          v.hazard_key, v.form, v.sector, v.channel, NF, N_FORM_SECTOR, n * NF, rows,
-                                          old, g.form, self._stocks)
-        self.recorder.blocks["moves"][t] = moved.reshape(-1, n, NF)
-
-    def _cross_border_boost(self, e0: np.ndarray, ge: np.ndarray, u: int):
-        """Per group, the factor on prosecution and conviction from joint investigation teams
-        (None when no team works: the baseline draws stay untouched)."""
+    def _cross_border_boost(self, foreign_by_group: np.ndarray, foreign_by_ms: np.ndarray, exploited_by_ms: np.ndarray,
+                            u: int):
+        """Per group, the factor on prosecution and conviction from joint investigation teams, from the foreign
+        victims among those exploited at the start of the month (per group and member state, counted by
+        ``kernels.victims_month`` when teams work); None when no team works: the baseline draws stay untouched."""
         if not self.jit_share.any():
             return None
-        v, g = self.victims, self.groups
-        foreign = v.citizenship[e0] != v.member_state[e0]
-        ms_e = v.member_state[e0]
-        n = self.geo.n_states
-        self.cross_border_share = (np.bincount(ms_e, weights=foreign, minlength=n)
-                                   / np.maximum(np.bincount(ms_e, minlength=n), 1))
-        share = np.bincount(ge, weights=foreign, minlength=u)[:u] / np.maximum(g.held[:u], 1)
+        g = self.groups
+        self.cross_border_share = foreign_by_ms / np.maximum(exploited_by_ms, 1)
+        share = foreign_by_group[:u] / np.maximum(g.held[:u], 1)
         return 1 + self.p["lever.jit.effect"] * self.jit_share[g.member_state[:u]] * share
 
     def _state_histogram(self) -> np.ndarray:

@@ -58,6 +58,10 @@ class CrimeGroups:
         self.pending_decision = np.zeros(capacity, np.int64)  # suspects awaiting prosecution decision
         self.pending_trial = np.zeros(capacity, np.int64)  # prosecuted members awaiting verdict
         self.raid_hazard = np.zeros(capacity)  # last month's investigation hazard, what groups expect
+        # the group's victims in transit and exploited now, kept up to date by the kernels that change a victim's
+        # state or group (a row reused by a new group has none left: its victims are gone before it may be reused)
+        self.in_transit = np.zeros(capacity, np.int64)
+        self.exploiting = np.zeros(capacity, np.int64)
         # the month's ledger, per group, for the stock-flow identity
         self.ledger = {k: np.zeros(capacity) for k in ("opening", "profit", "spending", "frozen", "closing")}
         self.compacted_at, self.last_compaction = -1, None  # month and new row of every old row (tests follow rows)
@@ -66,7 +70,7 @@ class CrimeGroups:
 
     # -- rows -------------------------------------------------------------------
     ROW_ARRAYS = ("alive", "member_state", "form", "members", "assets", "held", "born", "died", "investigated_at",
-                  "pending_decision", "pending_trial", "raid_hazard")
+                  "pending_decision", "pending_trial", "raid_hazard", "in_transit", "exploiting")
 
     def _grow(self, need: int) -> None:
         cap = max(need, int(self.capacity * 1.5))

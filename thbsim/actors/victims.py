@@ -87,10 +87,11 @@ class Recruitment:
                 "sector": sector, "channel": channel}
 
 
-def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int, n_cells: int, exploited_since=None,
-                   kernels=None) -> tuple[np.ndarray, np.ndarray]:
-    """Write recruits into free victim rows; returns their rows and the recruits per (member state x form)
-    cell (``n_cells`` of them)."""
+def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int, n_cells: int, group_count: np.ndarray,
+                   exploited_since=None, kernels=None) -> tuple[np.ndarray, np.ndarray]:
+    """Write recruits into free victim rows, each in ``state`` with its group in ``groups``, which counts one
+    more victim in that state (``group_count`` per group row, in place: ``CrimeGroups.in_transit`` or
+    ``exploiting``); returns their rows and the recruits per (member state x form) cell (``n_cells`` of them)."""
     from thbsim.kernels import reference
 
     k = attrs["citizenship"].size
@@ -98,7 +99,7 @@ def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int,
     since = np.full(k, t, np.int64) if exploited_since is None else np.asarray(exploited_since, np.int64)
     per_cell = (kernels or reference).write_recruits(
         victims.fields(), rows, state, t, since, attrs["citizenship"], attrs["member_state"], attrs["sex"],
-        attrs["age_years"], attrs["form"], attrs["sector"], attrs["channel"], groups, len(FORMS), N_FORM_SECTOR,
+        attrs["age_years"], attrs["form"], attrs["sector"], attrs["channel"], groups, group_count, len(FORMS), N_FORM_SECTOR,
         n_cells)
     return rows, per_cell
 

@@ -227,53 +227,6 @@ def _half_below(p):
 
 
 @jit
-def census(state, group, alive, moved_group, any_moved):
-    # counters live in registers and every row is written to all four lists (only the list of its
-    # state advances): no branches and no chains of loads and stores through one memory cell,
-    # which neighbouring rows of the same state or group would otherwise make
-    # (each list as long as the rows, not counted first: memory never written is never touched)
-    n = state.size
-    r0 = np.empty(n + 1, np.int64)
-    e0 = np.empty(n + 1, np.int64)
-    i0 = np.empty(n + 1, np.int64)
-    s0 = np.empty(n + 1, np.int64)
-    kr = ke = ki = ks = 0
-    for i in range(n):
-        s = state[i]
-        r0[kr] = i
-        e0[ke] = i
-        i0[ki] = i
-        s0[ks] = i
-        kr += s == RECRUITED
-        ke += s == EXPLOITED
-        ki += s == IDENTIFIED
-        ks += s == SUPPORTED
-    nr, ne, ni, ns = kr, ke, ki, ks
-    # exploited victims per group, in two interleaved tallies (same reason); none for dismantled groups
-    n_groups = alive.size
-    held = np.zeros((2, n_groups), np.int64)
-    ge = np.empty(ne, group.dtype)
-    for k in range(ne):
-        g = group[e0[k]]
-        ge[k] = g
-        held[k & 1, g] += 1
-    for g in range(n_groups):
-        if not alive[g]:
-            held[0, g] = held[1, g] = 0
-    # the victims who follow a group that moved: those in transit, then the exploited
-    moving = np.empty(nr + ne + 1 if any_moved else 1, np.int64)
-    nm = 0
-    if any_moved:
-        for k in range(nr):
-            moving[nm] = r0[k]
-            nm += moved_group[group[r0[k]]]
-        for k in range(ne):
-            moving[nm] = e0[k]
-            nm += moved_group[ge[k]]
-    return r0[:nr], e0[:ne], i0[:ni], s0[:ns], held[0] + held[1], ge, moving[:nm]
-
-
-@jit
 def _largest(x):
     # the largest number in x that compares (NaN never does), -inf if none
     out = -np.inf
@@ -284,143 +237,276 @@ def _largest(x):
 
 
 @jit
-def detect(e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-           hit_group, police_group, dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell,
-           member_state):
-    m = e0.size
-    ident = np.zeros(m, np.bool_)  # written below only where something happens
-    leave = np.zeros(m, np.bool_)
-    channel = np.zeros(m, np.int8)
-    by_group = np.zeros(n_groups, np.int64)
-    by_cell = np.zeros(n_cells, np.int64)
-    cand = np.empty(m + 1, np.int64)
-    n_cand = 0
-    looked = np.empty(m + 1, np.int64)  # the positions decided in full (move_on visits only those)
-    n_looked = 0
-    # Nothing happens to a row whose draw is above every stratum's event probability, whose group was not hit
-    # and which is no candidate of users' cases: some 9 rows in 10. Those are told apart by the row's word, its
-    # group's flag and its cell's cut, before its detection stratum and tables are looked up (a month at full
-    # scale: 108 against 155 us); the rest take the full decision, as before. p_max is the largest of both
-    # tables (NaN left out), so a row skipped is one whose two comparisons below would both fail.
-    # The test compares the word's halves as integers (``_half_below``: the same answers as the uniforms').
-    p_max = max(_largest(p_event), _largest(p_ident))
-    hi_max = _half_below(p_max)
-    lo_cut = np.empty(cut_by_cell.size, np.uint64)
-    for c in range(cut_by_cell.size):
+def victims_month(fields, n_rows, raw, moved_group, group_member_state, n_form_sector, adult_born_by, p_ident, p_event,
+                  shares, raided, alive, died, investigated_at, police_months, raid_identifies, found, stock, user_report,
+                  ident_hazard, exploited, accept, exit_rate, retrafficking, t, n_channels, in_transit, exploiting,
+                  count_foreign):
+    # One pass over the rows in use, each decided by its start-of-month state: victims of groups that moved
+    # follow them; the exploited are tested for identification or exit (as the reference's ``detect``: nine
+    # rows in ten are told apart by their word, their group's flag and their cell's cut before any table is
+    # looked up); the identified and the supported move on. Those in transit become exploited only after the
+    # users' cases (whose rare second collection of candidates reads the start-of-month exploited by their
+    # state), and the exploited identified or leaving change only after them. No list of rows by state is made.
+    (state, citizenship, member_state, _sex, birth_month, form, sector, channel, group, cell, exploited_since,
+     months_exploited, state_since, _times_trafficked, hazard_key_) = fields
+    n_states, n_forms = ident_hazard.shape
+    n_cells = n_states * n_forms
+    n_groups = alive.size
+    dead_group = np.empty(n_groups, np.bool_)
+    hit_group = np.empty(n_groups, np.bool_)
+    police_group = np.empty(n_groups, np.bool_)
+    for g in range(n_groups):
+        dead = not alive[g]
+        dead_group[g] = dead
+        hit_group[g] = raided[g] or dead
+        police_group[g] = raided[g] or (dead and died[g] - investigated_at[g] <= police_months)
+    cut_by_cell = user_case_cuts(found, stock, n_forms)
+    # a row skipped is one whose comparisons would all fail; the words' halves compare as integers
+    # (``_half_below``: the same answers as the uniforms')
+    hi_max = _half_below(max(_largest(p_event), _largest(p_ident)))
+    lo_cut = np.empty(n_cells, np.uint64)
+    for c in range(n_cells):
         lo_cut[c] = _half_below(cut_by_cell[c])
-    for k in range(m):
-        i = e0[k]
-        word = raw[i]
-        g = ge[k]
-        c = cell[i]
-        if not ((word >> SHIFT_32) < hi_max or hit_group[g] or (word & LOW_32) < lo_cut[c]):
-            continue
-        looked[n_looked] = k
-        n_looked += 1
-        draw = _hi(word)
-        key = hazard_key[i] + (1 if birth_month[i] <= adult_born_by else 0)
-        pid = p_ident[key]
-        found = False
-        out = False
-        ch = 0
-        if draw < pid:
-            found = True
-            ch = 1 + _search_row(shares, key, draw / pid)
-        elif draw < p_event[key]:
-            out = True
-        if hit_group[g]:
-            if police_group[g] and _lo(word) < raid_identifies:
-                found = True
-                out = False
-                ch = 0
-            elif dead_group[g]:
-                out = not found
-        ident[k] = found
-        leave[k] = out
-        channel[k] = ch
-        if found:
-            if ch > 0:  # identified outside a raid
-                by_group[g] += 1
-                by_cell[c] += 1
-        elif (word & LOW_32) < lo_cut[c]:
-            # users' cases: a candidate (user_report_candidates, fused here: the row's word and cell are loaded
-            # already); few rows are, so the branch is well predicted
-            cand[n_cand] = k
-            n_cand += 1
-    cand, cand_ms, cand_u = _candidates(cand[:n_cand].copy(), e0, member_state, raw)
-    return ident, leave, channel, by_group, by_cell, looked[:n_looked], cand, cand_ms, cand_u
-
-
-@jit
-def move_on(state, state_since, exploited_since, months_exploited, group, cell, member_state,
-            r0, e0, i0, s0, ident, leave, looked, raw, accept, exit_rate, retrafficking, t, n_cells, channel, n_states,
-            n_channels):
+    hi_support = _half_below(max(_largest(exit_rate), _largest(exit_rate + retrafficking)))
     flows = np.zeros((6, n_cells), np.int64)
     by_channel = np.zeros(n_states * n_channels, np.int64)
-    # the exploited: only the positions detect decided in full (``looked``, ascending) can be identified or leave
+    by_group = np.zeros(n_groups, np.int64)
+    by_cell = np.zeros(n_cells, np.int64)
+    foreign_g = np.zeros(n_groups if count_foreign else 0, np.int64)
+    foreign_ms = np.zeros(n_states if count_foreign else 0, np.int64)
+    exploited_ms = np.zeros(n_states if count_foreign else 0, np.int64)
+    # the exploited decided in full (``looked``, ascending rows) with their outcomes; candidates of users' cases
+    # (indices into ``looked``); rows in transit; supported victims to be trafficked again. Lists as long as the
+    # rows, not counted first: memory never written is never touched
+    looked = np.empty(n_rows + 1, np.int64)
+    l_ident = np.empty(n_rows + 1, np.bool_)
+    l_leave = np.empty(n_rows + 1, np.bool_)
+    l_channel = np.empty(n_rows + 1, np.int8)
+    cand = np.empty(n_rows + 1, np.int64)
+    transit = np.empty(n_rows + 1, np.int64)
+    retraffic = np.empty(n_rows + 1, np.int64)
+    n_looked = n_cand = n_transit = n_re = 0
+    for i in range(n_rows):
+        s = state[i]
+        if s == FREE:
+            continue
+        word = raw[i]
+        if s == EXPLOITED or s == RECRUITED:
+            g = group[i]
+            if moved_group[g]:  # follow the group to its member state
+                ms = group_member_state[g]
+                f = form[i]
+                member_state[i] = ms
+                cell[i] = ms * n_forms + f
+                hazard_key_[i] = _hazard_key(ms, f, sector[i], channel[i], n_form_sector)
+            if s == RECRUITED:
+                transit[n_transit] = i
+                n_transit += 1
+                continue
+            c = cell[i]
+            if count_foreign:
+                ms = member_state[i]
+                exploited_ms[ms] += 1
+                if citizenship[i] != ms:
+                    foreign_g[g] += 1
+                    foreign_ms[ms] += 1
+            if not ((word >> SHIFT_32) < hi_max or hit_group[g] or (word & LOW_32) < lo_cut[c]):
+                continue
+            draw = _hi(word)
+            key = hazard_key_[i] + (1 if birth_month[i] <= adult_born_by else 0)
+            pid = p_ident[key]
+            is_found = False
+            out = False
+            ch = 0
+            if draw < pid:
+                is_found = True
+                ch = 1 + _search_row(shares, key, draw / pid)
+            elif draw < p_event[key]:
+                out = True
+            if hit_group[g]:
+                if police_group[g] and _lo(word) < raid_identifies:
+                    is_found = True
+                    out = False
+                    ch = 0
+                elif dead_group[g]:
+                    out = not is_found
+            looked[n_looked] = i
+            l_ident[n_looked] = is_found
+            l_leave[n_looked] = out
+            l_channel[n_looked] = ch
+            if is_found:
+                if ch > 0:  # identified outside a raid
+                    by_group[g] += 1
+                    by_cell[c] += 1
+            elif (word & LOW_32) < lo_cut[c]:
+                cand[n_cand] = n_looked
+                n_cand += 1
+            n_looked += 1
+        elif s == IDENTIFIED:
+            if _hi(word) < accept[member_state[i]]:
+                state[i] = SUPPORTED
+                flows[3, cell[i]] += 1
+            else:
+                flows[4, cell[i]] += 1
+                state[i] = FREE
+                group[i] = -1
+            state_since[i] = t
+        elif (word >> SHIFT_32) < hi_support:  # supported; nine in ten draws lie above every bound
+            draw = _hi(word)
+            ms = member_state[i]
+            if draw < exit_rate[ms]:
+                flows[5, cell[i]] += 1
+                state[i] = FREE
+                group[i] = -1
+            elif draw < exit_rate[ms] + retrafficking[ms]:
+                retraffic[n_re] = i
+                n_re += 1
+    looked, l_ident, l_leave, l_channel = _users_cases(
+        found, cut_by_cell, looked[:n_looked], l_ident[:n_looked], l_leave[:n_looked], l_channel[:n_looked],
+        cand[:n_cand], state, group, cell, member_state, raw, by_group, by_cell, user_report)
+    flat_hazard, flat_exploited = ident_hazard.reshape(-1), exploited.reshape(-1)
+    for c in range(flat_hazard.size):  # the reference's operations in its order
+        flat_hazard[c] = 0.8 * flat_hazard[c] + 0.2 * (by_cell[c] / _maximum(flat_exploited[c], 1.0))
+    # the exploited identified or leaving (ascending rows), then those in transit
     n_ident = 0
-    for k in looked:
-        n_ident += ident[k]
+    for j in range(looked.size):
+        n_ident += l_ident[j]
     rows_ident = np.empty(n_ident, np.int64)
     t16 = np.int16(t)
-    j = 0
-    for k in looked:
-        i = e0[k]
-        if ident[k]:
+    k = 0
+    for j in range(looked.size):
+        i = looked[j]
+        if l_ident[j]:
             months_exploited[i] += np.int16(t16 - exploited_since[i])
             state[i] = IDENTIFIED
             state_since[i] = t
-            rows_ident[j] = i
-            j += 1
+            rows_ident[k] = i
+            k += 1
             flows[1, cell[i]] += 1
-            by_channel[member_state[i] * n_channels + channel[k]] += 1
-        elif leave[k]:
+            by_channel[member_state[i] * n_channels + l_channel[j]] += 1
+            exploiting[group[i]] -= 1
+        elif l_leave[j]:
             months_exploited[i] += np.int16(t16 - exploited_since[i])
             flows[2, cell[i]] += 1
             state[i] = FREE
+            exploiting[group[i]] -= 1
             group[i] = -1
-    for i in r0:
+    for j in range(n_transit):
+        i = transit[j]
         state[i] = EXPLOITED
         state_since[i] = t
         exploited_since[i] = t
         flows[0, cell[i]] += 1
-    for i in i0:
-        if _hi(raw[i]) < accept[member_state[i]]:
-            state[i] = SUPPORTED
-            flows[3, cell[i]] += 1
-        else:
-            flows[4, cell[i]] += 1
-            state[i] = FREE
-            group[i] = -1
-        state_since[i] = t
-    n_re = 0
-    retraffic = np.empty(s0.size, np.int64)
-    # as in detect: a draw above every member state's bounds changes nothing (some nine in ten supported
-    # victims a month), told apart before the row's member state is looked up
-    bound = max(_largest(exit_rate), _largest(exit_rate + retrafficking))  # both bounds, NaN left out
-    hi_bound = _half_below(bound)  # compared as integers, as in detect
-    for i in s0:
-        word = raw[i]
-        if not (word >> SHIFT_32) < hi_bound:
-            continue
-        draw = _hi(word)
-        ms = member_state[i]
-        if draw < exit_rate[ms]:
-            flows[5, cell[i]] += 1
-            state[i] = FREE
-            group[i] = -1
-        elif draw < exit_rate[ms] + retrafficking[ms]:
-            retraffic[n_re] = i
-            n_re += 1
-    return rows_ident, retraffic[:n_re], flows, by_channel
+        g = group[i]
+        in_transit[g] -= 1
+        exploiting[g] += 1
+    return by_group, rows_ident, retraffic[:n_re], flows, by_channel, foreign_g, foreign_ms, exploited_ms
 
 
 @jit
-def retraffick(rows, new_group, state, group, state_since, times_trafficked, cell, t, n_cells):
+def _users_cases(found, cut_by_cell, looked, l_ident, l_leave, l_channel, cand, state, group, cell, member_state, raw,
+                 by_group, by_cell, user_report):
+    # the reference's ``identify_through_users`` on rows: the candidates (indices into ``looked``) with the lowest
+    # second uniforms in each member state are identified through users' reports. Where a member state has too
+    # few and its cut left some out, its cut takes every victim and the candidates are collected again from the
+    # start-of-month exploited (still in that state: nobody's state has changed to or from it yet); those picked
+    # outside ``looked`` join it, in row order
+    n = found.size
+    if not found.any():
+        return looked, l_ident, l_leave, l_channel
+    n_forms = cut_by_cell.size // n
+    cand_ms = np.empty(cand.size, np.int64)
+    for j in range(cand.size):
+        cand_ms[j] = member_state[looked[cand[j]]]
+    counts = np.bincount(cand_ms, minlength=n)
+    short = False
+    for s in range(n):
+        if counts[s] < found[s] and cut_by_cell[s * n_forms] < 1.0:
+            cut_by_cell[s * n_forms] = 2.0
+            short = True
+    if short:
+        looked, l_ident, l_leave, l_channel = _with_every_candidate(looked, l_ident, l_leave, l_channel, state, cell,
+                                                                    raw, cut_by_cell)
+        cand = np.empty(looked.size, np.int64)
+        n_cand = 0
+        for j in range(looked.size):
+            if not l_ident[j] and _lo(raw[looked[j]]) < cut_by_cell[cell[looked[j]]]:
+                cand[n_cand] = j
+                n_cand += 1
+        cand = cand[:n_cand]
+        cand_ms = np.empty(n_cand, np.int64)
+        for j in range(n_cand):
+            cand_ms[j] = member_state[looked[cand[j]]]
+    cand_u = np.empty(cand.size, np.float64)
+    for j in range(cand.size):
+        cand_u[j] = _lo(raw[looked[cand[j]]])
+    for p in pick_lowest(cand_ms, cand_u, found, n):
+        j = cand[p]
+        i = looked[j]
+        l_ident[j] = True
+        l_leave[j] = False
+        l_channel[j] = user_report
+        by_group[group[i]] += 1
+        by_cell[cell[i]] += 1
+    return looked, l_ident, l_leave, l_channel
+
+
+@jit
+def _with_every_candidate(looked, l_ident, l_leave, l_channel, state, cell, raw, cut_by_cell):
+    # ``looked`` with every exploited row below its cell's (widened) cut added, nothing decided for them (rare)
+    extra = np.empty(state.size, np.int64)
+    n_extra = 0
+    j = 0
+    for i in range(state.size):
+        if state[i] != EXPLOITED:
+            continue
+        while j < looked.size and looked[j] < i:
+            j += 1
+        if (j == looked.size or looked[j] != i) and _lo(raw[i]) < cut_by_cell[cell[i]]:
+            extra[n_extra] = i
+            n_extra += 1
+    rows = np.concatenate((looked, extra[:n_extra]))
+    order = np.argsort(rows, kind="mergesort")
+    n_all = rows.size
+    ident = np.zeros(n_all, np.bool_)
+    leave = np.zeros(n_all, np.bool_)
+    channel = np.zeros(n_all, np.int8)
+    ident[:looked.size] = l_ident
+    leave[:looked.size] = l_leave
+    channel[:looked.size] = l_channel
+    return rows[order], ident[order], leave[order], channel[order]
+
+
+@jit
+def move_stocks(moved_groups, old_member_state, group_member_state, group_form, in_transit, exploiting, n_forms, stocks):
+    # victims in transit and exploited per group follow their groups between cells (a group's victims are in its
+    # cell); out / in of those in transit, of the exploited, of the groups
+    n_cells = stocks.shape[1]
+    moved = np.zeros((6, n_cells), np.int64)
+    for k in range(moved_groups.size):
+        g = moved_groups[k]
+        f = np.int64(group_form[g])
+        old = np.int64(old_member_state[k]) * n_forms + f
+        new = np.int64(group_member_state[g]) * n_forms + f
+        moved[0, old] += in_transit[g]
+        moved[1, new] += in_transit[g]
+        moved[2, old] += exploiting[g]
+        moved[3, new] += exploiting[g]
+        moved[4, old] += 1
+        moved[5, new] += 1
+    for c in range(n_cells):
+        stocks[RECRUITED, c] += moved[1, c] - moved[0, c]
+        stocks[EXPLOITED, c] += moved[3, c] - moved[2, c]
+    return moved
+
+
+@jit
+def retraffick(rows, new_group, state, group, state_since, times_trafficked, cell, t, n_cells, in_transit):
     counts = np.zeros(n_cells, np.int64)
     for k in range(rows.size):
         g = new_group[k]
         if g >= 0:
+            in_transit[g] += 1
             i = rows[k]
             state[i] = RECRUITED
             group[i] = g
@@ -467,29 +553,6 @@ def first_free(state, n):
 
 
 @jit
-def user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell):
-    out = np.empty(e0.size + 1, np.int64)
-    k = 0
-    for j in range(e0.size):  # branch-free (forms alternate unpredictably); one gather for form and state
-        i = e0[j]
-        out[k] = j
-        k += (not ident[j]) & (_lo(raw[i]) < cut_by_cell[cell[i]])
-    return _candidates(out[:k].copy(), e0, member_state, raw)
-
-
-@jit
-def _candidates(cand, e0, member_state, raw):
-    # the candidates of users' cases (positions in e0) with their member states and second uniforms
-    ms_out = np.empty(cand.size, member_state.dtype)
-    u_out = np.empty(cand.size, np.float64)
-    for j in range(cand.size):
-        i = e0[cand[j]]
-        ms_out[j] = member_state[i]
-        u_out[j] = _lo(raw[i])
-    return cand, ms_out, u_out
-
-
-@jit
 def user_case_cuts(found, stock, n_forms):
     # the reference's operations: (2 found + 16) as a float over max(stock, 1), form 0 only
     n = found.size
@@ -498,58 +561,6 @@ def user_case_cuts(found, stock, n_forms):
         if found[i] > 0:
             cut[i * n_forms] = float(2 * found[i] + 16) / max(stock[i], 1.0)
     return cut
-
-
-@jit
-def identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
-                           member_state, by_group, by_cell, looked, user_report):
-    n = found.size
-    if not found.any():
-        return looked
-    n_forms = cut_by_cell.size // n
-    counts = np.bincount(cand_ms, minlength=n)
-    short = False
-    for s in range(n):
-        if counts[s] < found[s] and cut_by_cell[s * n_forms] < 1.0:
-            cut_by_cell[s * n_forms] = 2.0
-            short = True
-    if short:
-        cand, cand_ms, cand_u = user_report_candidates(e0, ident, cell, member_state, raw, cut_by_cell)
-    picked = cand[pick_lowest(cand_ms, cand_u, found, n)]
-    for k in picked:
-        ident[k] = True
-        leave[k] = False
-        channel[k] = user_report
-        by_group[ge[k]] += 1
-        by_cell[cell[e0[k]]] += 1
-    if short:  # candidates collected again may lie outside detect's looked: add the victims identified
-        return np.unique(np.concatenate((looked, picked)))
-    return looked
-
-
-@jit
-def detect_month(found, stock, n_forms, e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw,
-                 raided, alive, died, investigated_at, police_months, raid_identifies, cell, n_groups, n_cells,
-                 member_state, user_report, ident_hazard, exploited):
-    # the reference's three kernels in one call (their results are the month's only use of the candidates)
-    dead_group = np.empty(n_groups, np.bool_)
-    hit_group = np.empty(n_groups, np.bool_)
-    police_group = np.empty(n_groups, np.bool_)
-    for g in range(n_groups):
-        dead = not alive[g]
-        dead_group[g] = dead
-        hit_group[g] = raided[g] or dead
-        police_group[g] = raided[g] or (dead and died[g] - investigated_at[g] <= police_months)
-    cut_by_cell = user_case_cuts(found, stock, n_forms)
-    ident, leave, channel, by_group, by_cell, looked, cand, cand_ms, cand_u = detect(
-        e0, ge, hazard_key, birth_month, adult_born_by, p_ident, p_event, shares, raw, hit_group, police_group,
-        dead_group, raid_identifies, cell, n_groups, n_cells, cut_by_cell, member_state)
-    looked = identify_through_users(found, cut_by_cell, cand, cand_ms, cand_u, e0, ge, ident, leave, channel, raw, cell,
-                                    member_state, by_group, by_cell, looked, user_report)
-    flat_hazard, flat_exploited = ident_hazard.reshape(-1), exploited.reshape(-1)
-    for c in range(flat_hazard.size):  # the reference's operations in its order
-        flat_hazard[c] = 0.8 * flat_hazard[c] + 0.2 * (by_cell[c] / _maximum(flat_exploited[c], 1.0))
-    return ident, leave, channel, by_group, by_cell, looked
 
 
 @jit
@@ -1348,32 +1359,6 @@ def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, 
 
 
 @jit
-def move_victims(moving, group, group_member_state, state, member_state, cell, hazard_key_, form, sector, channel,
-                 n_forms, n_form_sector, n_cells, moved_groups, old_member_state, group_form, stocks):
-    # out / in of those in transit, out / in of the exploited, out / in of the groups
-    moved = np.zeros((6, n_cells), np.int64)
-    for i in moving:
-        ms = group_member_state[group[i]]
-        f = form[i]
-        old_cell = cell[i]
-        member_state[i] = ms
-        cell[i] = ms * n_forms + f
-        hazard_key_[i] = _hazard_key(ms, f, sector[i], channel[i], n_form_sector)
-        base = 0 if state[i] == RECRUITED else 2
-        moved[base, old_cell] += 1
-        moved[base + 1, cell[i]] += 1
-    for c in range(n_cells):
-        stocks[RECRUITED, c] += moved[1, c] - moved[0, c]
-        stocks[EXPLOITED, c] += moved[3, c] - moved[2, c]
-    for k in range(moved_groups.size):
-        gr = moved_groups[k]
-        f = np.int64(group_form[gr])
-        moved[4, np.int64(old_member_state[k]) * n_forms + f] += 1
-        moved[5, np.int64(group_member_state[gr]) * n_forms + f] += 1
-    return moved
-
-
-@jit
 def register(out, rows, u, unrecorded, form, member_state, sex, birth_month, citizenship, t, adult_months, n_forms,
              n_origins):
     for k in range(rows.size):
@@ -1417,7 +1402,7 @@ def group_sums(keys, weights, n_keys):
 
 @jit
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
-                   channel, group, n_forms, n_form_sector, n_cells):
+                   channel, group, group_count, n_forms, n_form_sector, n_cells):
     per_cell = np.zeros(n_cells, np.int64)
     (f_state, f_citizenship, f_member_state, f_sex, f_birth_month, f_form, f_sector, f_channel, f_group, f_cell,
      f_exploited_since, f_months_exploited, f_state_since, f_times_trafficked, f_hazard_key) = fields
@@ -1433,6 +1418,7 @@ def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_
         f_sector[i] = sector[k]
         f_channel[i] = channel[k]
         f_group[i] = group[k]
+        group_count[group[k]] += 1
         c = ms * n_forms + f
         f_cell[i] = c
         per_cell[c] += 1

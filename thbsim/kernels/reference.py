@@ -19,14 +19,14 @@ from thbsim.actors.enforcement import hazard_key
 from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
-__all__ = ["census", "detect", "move_on", "first_free", "user_report_candidates", "pick_lowest", "recruit_attributes",
+__all__ = ["victims_month", "move_stocks", "first_free", "pick_lowest", "recruit_attributes",
            "desired_recruits", "entry_means", "entrants", "freeze_assets", "group_money", "market_margin", "investigate",
            "open_investigations", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
-           "move_victims", "register", "free_group_rows", "binomial_inversion", "poisson_band", "poisson_at",
+           "register", "free_group_rows", "binomial_inversion", "poisson_band", "poisson_at",
            "member_join_draws", "recruit_draws", "raids_decided", "retraffick", "update_stocks", "owners", "live_cells",
-           "generator_handle", "raw_words", "user_case_cuts", "identify_through_users", "detect_month"]
+           "generator_handle", "raw_words", "user_case_cuts"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -51,6 +51,78 @@ def raw_words(rng: np.random.Generator, n: int) -> np.ndarray:
 def split_uniforms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two uniforms on [0, 1) with 32 bits each from every 64-bit word (high half, low half)."""
     return (raw >> np.uint64(32)) * TWO_TO_MINUS_32, (raw & np.uint64(0xFFFFFFFF)) * TWO_TO_MINUS_32
+
+
+def victims_month(fields, n_rows: int, raw, moved_group, group_member_state, n_form_sector: int, adult_born_by: int,
+                  p_ident, p_event, shares, raided, alive, died, investigated_at, police_months: int,
+                  raid_identifies: float, found, stock, user_report: int, ident_hazard, exploited, accept, exit_rate,
+                  retrafficking, t: int, n_channels: int, in_transit, exploiting, count_foreign: bool):
+    """The victims' month after the groups' decisions, each victim from its start-of-month state: those in transit
+    or exploited whose group moved (``moved_group``, one more entry, False, for rows without a group) follow it
+    to its member state (``group_member_state``; their cell and detection stratum change with it); the exploited
+    are identified (by channel) or leave (``detect_month``: raids, dismantled groups, users' cases); then every
+    victim moves on (``move_on``). ``fields`` are the victims' arrays (``Victims.fields()``), ``n_rows`` the rows
+    in use; the victims in transit and exploited per group (``in_transit``, ``exploiting``) follow in place.
+
+    Returns the identifications outside raids per group, the identified rows, the supported victims to be
+    trafficked again, ``move_on``'s flows per cell and identifications per member state and channel; and where
+    ``count_foreign``, the exploited at the start of the month who are foreign, per group and per member state,
+    and the exploited per member state (empty arrays otherwise)."""
+    (state, citizenship, member_state, _sex, birth_month, form, sector, channel, group, cell, exploited_since,
+     months_exploited, state_since, _times_trafficked, hazard_key_) = (f[:n_rows] for f in fields)
+    n_states, n_forms = ident_hazard.shape
+    n_groups = alive.size
+    r0, e0, i0, s0, _, ge, moving = census(state, group, alive, moved_group, bool(moved_group.any()))
+    follow_groups(moving, group, group_member_state, member_state, cell, hazard_key_, form, sector, channel, n_forms)
+    if count_foreign:
+        ms_e = member_state[e0]
+        foreign = citizenship[e0] != ms_e
+        counts = (np.bincount(ge[foreign], minlength=n_groups), np.bincount(ms_e[foreign], minlength=n_states),
+                  np.bincount(ms_e, minlength=n_states))
+    else:
+        counts = (np.zeros(0, np.int64),) * 3
+    ident, leave, channel_found, by_group, _, looked = detect_month(
+        found, stock, n_forms, e0, ge, hazard_key_, birth_month, adult_born_by, p_ident, p_event, shares, raw, raided,
+        alive, died, investigated_at, police_months, raid_identifies, cell, n_groups, n_states * n_forms, member_state,
+        user_report, ident_hazard, exploited)
+    rows_ident, re_rows, flows, by_channel = move_on(
+        state, state_since, exploited_since, months_exploited, group, cell, member_state, r0, e0, i0, s0, ident, leave,
+        looked, raw, accept, exit_rate, retrafficking, t, n_states * n_forms, channel_found, n_states, n_channels)
+    size = exploiting.size
+    into_exploitation = np.bincount(group[r0], minlength=size)
+    in_transit -= into_exploitation
+    exploiting += into_exploitation - np.bincount(ge[ident | leave], minlength=size)
+    return (by_group, rows_ident, re_rows, flows, by_channel, *counts)
+
+
+def follow_groups(moving, group, group_member_state, member_state, cell, hazard_key_, form, sector, channel,
+                  n_forms: int) -> None:
+    """Victims in transit or exploited whose group moved (``moving``, from ``census``) follow it to its member
+    state: their member state, cell and detection stratum (``hazard_key``) change in place."""
+    new_ms = group_member_state[group[moving]]
+    f = form[moving]
+    member_state[moving] = new_ms
+    cell[moving] = new_ms * n_forms + f
+    hazard_key_[moving] = 2 * hazard_key(new_ms, f, sector[moving], channel[moving])
+
+
+def move_stocks(moved_groups, old_member_state, group_member_state, group_form, in_transit, exploiting, n_forms: int,
+                stocks):
+    """The groups that moved this month (``moved_groups``, from ``old_member_state``) take their victims in transit
+    and exploited (``in_transit``, ``exploiting`` per group: a group's victims are in its cell) to their new cells:
+    the stocks per state and cell (``stocks``) change in place. Returns the month's moves per cell (6 x cells):
+    victims in transit moved out and in, exploited victims moved out and in, groups moved out and in."""
+    n_cells = stocks.shape[1]
+    f = group_form[moved_groups].astype(np.int64)
+    old = old_member_state.astype(np.int64) * n_forms + f
+    new = group_member_state[moved_groups].astype(np.int64) * n_forms + f
+    out = []
+    for count in (in_transit[moved_groups], exploiting[moved_groups], np.ones(moved_groups.size, np.int64)):
+        out += [np.bincount(old, weights=count, minlength=n_cells), np.bincount(new, weights=count, minlength=n_cells)]
+    moved = np.stack(out).astype(np.int64)
+    stocks[RECRUITED] += moved[1] - moved[0]
+    stocks[EXPLOITED] += moved[3] - moved[2]
+    return moved
 
 
 def census(state: np.ndarray, group: np.ndarray, alive: np.ndarray, moved_group: np.ndarray, any_moved: bool):
@@ -154,12 +226,15 @@ def move_on(state, state_since, exploited_since, months_exploited, group, cell, 
     return rows_ident, s0[retraffic], flows, by_channel
 
 
-def retraffick(rows, new_group, state, group, state_since, times_trafficked, cell, t: int, n_cells: int) -> np.ndarray:
-    """Supported victims trafficked again (``rows``, from ``move_on``) join the group picked for them
+def retraffick(rows, new_group, state, group, state_since, times_trafficked, cell, t: int, n_cells: int,
+               in_transit) -> np.ndarray:
+    """Supported victims trafficked again (``rows``, from ``victims_month``) join the group picked for them
     (``new_group``; -1 where their cell has none: they stay supported): in transit again since ``t``, once more
-    trafficked. Changes the rows in place; returns those trafficked again per cell."""
+    trafficked, one more of their group's victims in transit (``in_transit``). Changes the rows in place; returns
+    those trafficked again per cell."""
     taken = new_group >= 0
     rows, new_group = rows[taken], new_group[taken]
+    in_transit += np.bincount(new_group, minlength=in_transit.size)
     state[rows] = RECRUITED
     group[rows] = new_group
     state_since[rows] = t
@@ -732,32 +807,6 @@ def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility: 
     return rows, old
 
 
-def move_victims(moving, group, group_member_state, state, member_state, cell, hazard_key_, form, sector, channel,
-                 n_forms: int, n_form_sector: int, n_cells: int, moved_groups, old_member_state, group_form, stocks):
-    """Victims in transit or exploited whose group moved (``moving``, from ``census``) follow it to its
-    member state: their member state, cell and detection stratum (``hazard_key``, ``n_form_sector``
-    form-sectors) change in place, and so do the stocks in transit and exploited per cell (``stocks``, by state).
-    Returns the month's moves per cell (6 x ``n_cells``): victims in transit moved out and in, exploited victims
-    moved out and in, and groups moved out and in (``moved_groups`` from ``old_member_state``)."""
-    old_cell = cell[moving].astype(np.int64)
-    new_ms = group_member_state[group[moving]]
-    f = form[moving]
-    member_state[moving] = new_ms
-    cell[moving] = new_ms * n_forms + f
-    hazard_key_[moving] = 2 * hazard_key(new_ms, f, sector[moving], channel[moving])
-    new_cell = cell[moving].astype(np.int64)
-    st = state[moving]
-    out = []
-    for s in (RECRUITED, EXPLOITED):
-        m = st == s
-        out += [np.bincount(old_cell[m], minlength=n_cells), np.bincount(new_cell[m], minlength=n_cells)]
-        stocks[s] += out[-1] - out[-2]
-    form_g = group_form[moved_groups].astype(np.int64)
-    out += [np.bincount(old_member_state.astype(np.int64) * n_forms + form_g, minlength=n_cells),
-            np.bincount(group_member_state[moved_groups].astype(np.int64) * n_forms + form_g, minlength=n_cells)]
-    return np.stack(out)
-
-
 def register(out, rows, u, unrecorded: float, form, member_state, sex, birth_month, citizenship, t: int,
              adult_months: int, n_forms: int, n_origins: int) -> None:
     """Count the victims registered this month (``rows``) into ``out``, the month's flat slice of the
@@ -789,9 +838,10 @@ def group_sums(keys, weights, n_keys: int) -> np.ndarray:
 
 
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
-                   channel, group, n_forms, n_form_sector, n_cells) -> np.ndarray:
+                   channel, group, group_count, n_forms, n_form_sector, n_cells) -> np.ndarray:
     """Write recruits into victim rows ``rows``: ``fields`` are the victims' backing arrays in the
-    order of ``Victims.fields()``; the other arrays have one entry per recruit. Returns the recruits per
+    order of ``Victims.fields()``; the other arrays have one entry per recruit. Each recruit's ``group`` counts
+    one more victim in ``state`` (``group_count``, per group row, in place). Returns the recruits per
     (member state x form) cell."""
     (f_state, f_citizenship, f_member_state, f_sex, f_birth_month, f_form, f_sector, f_channel, f_group, f_cell,
      f_exploited_since, f_months_exploited, f_state_since, f_times_trafficked, f_hazard_key) = fields
@@ -810,6 +860,7 @@ def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_
     f_state_since[rows] = t
     f_times_trafficked[rows] = 1
     f_hazard_key[rows] = 2 * hazard_key(member_state, form, sector, channel)
+    group_count += np.bincount(group, minlength=group_count.size)
     return np.bincount(f_cell[rows], minlength=n_cells)
 
 
