@@ -150,7 +150,7 @@ def _victims_month(module, x: dict, copy: bool = True):
     x = copying.deepcopy(x) if copy else x
     v = x["v"]
     out = module.victims_month(
-        v.fields(), v.used, x["raw"], x["moved_group"], x["group_ms"], N_FORM_SECTOR, -150, *x["tables"], x["raided"],
+        v.fields(), v.used, x["raw"], x["moved_group"], x["group_ms"], x["group_form"], N_FORM_SECTOR, -150, *x["tables"], x["raided"],
         x["alive"], x["died"], x["investigated_at"], 6, 0.7, x["found"], x["stock"], USER_REPORT, x["ident_hazard"],
         x["exploited"], *x["support"], 120, 5, x["in_transit"], x["exploiting"], x["count_foreign"])
     return out, (*v.fields(), x["in_transit"], x["exploiting"], x["ident_hazard"])
@@ -282,7 +282,7 @@ def test_whole_runs_are_identical_when_users_cases_widen_their_cut():
     for module in (reference, compiled):
         def narrow(*args, _module=module, _months=widened[module]):
             args = list(args)
-            args[17] = args[17] * 1000.0  # the stock
+            args[18] = args[18] * 1000.0  # the stock
             _months.append(_would_widen(*args))
             return _module.victims_month(*args)
 
@@ -296,8 +296,9 @@ def test_whole_runs_are_identical_when_users_cases_widen_their_cut():
         np.testing.assert_array_equal(arr, data[compiled][key], err_msg=key)
 
 
-def _would_widen(fields, n_rows, raw, moved_group, group_member_state, n_form_sector, adult_born_by, p_ident, p_event,
-                 shares, raided, alive, died, investigated_at, police_months, raid_identifies, found, stock, *_):
+def _would_widen(fields, n_rows, raw, moved_group, group_member_state, group_form, n_form_sector, adult_born_by,
+                 p_ident, p_event, shares, raided, alive, died, investigated_at, police_months, raid_identifies, found, stock,
+                 *_):
     """Whether ``victims_month`` with these inputs widens a users' cases' cut: candidates short of the cases
     somewhere (the reference's own steps, on copies)."""
     state, _, member_state, _, birth_month, form, sector, channel, group, cell, *_, hazard_key_ = (

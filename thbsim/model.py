@@ -262,7 +262,7 @@ class TraffickingModel(mesa.Model):
         sup = self.support
         count_foreign = bool(self.jit_share.any())  # what joint investigation teams need
         n_ident_g, rows_ident, re_rows, fl, by_channel, *foreign = kern.victims_month(
-            v.fields(), v.used, slot_raw, moved_group, g.member_state, N_FORM_SECTOR, t - ADULT_MONTHS, p_ident,
+            v.fields(), v.used, slot_raw, moved_group, g.member_state, g.form, N_FORM_SECTOR, t - ADULT_MONTHS, p_ident,
             p_event, shares, raided, g.alive[:u], g.died[:u], g.investigated_at[:u], POLICE_DISMANTLING_MONTHS,
             p["police.raid_identifies"], found, self._exploited_start[:, 0], USER_REPORT, self.ident_hazard, exploited,
             sup.accept, sup.exit_rate, sup.retrafficking, t, N_CHANNELS, g.in_transit, g.exploiting, count_foreign)

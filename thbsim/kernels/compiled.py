@@ -237,16 +237,17 @@ def _largest(x):
 
 
 @jit
-def victims_month(fields, n_rows, raw, moved_group, group_member_state, n_form_sector, adult_born_by, p_ident, p_event,
-                  shares, raided, alive, died, investigated_at, police_months, raid_identifies, found, stock, user_report,
-                  ident_hazard, exploited, accept, exit_rate, retrafficking, t, n_channels, in_transit, exploiting,
-                  count_foreign):
-    # One pass over the rows in use, each decided by its start-of-month state: victims of groups that moved
-    # follow them; the exploited are tested for identification or exit (as the reference's ``detect``: nine
-    # rows in ten are told apart by their word, their group's flag and their cell's cut before any table is
-    # looked up); the identified and the supported move on. Those in transit become exploited only after the
-    # users' cases (whose rare second collection of candidates reads the start-of-month exploited by their
-    # state), and the exploited identified or leaving change only after them. No list of rows by state is made.
+def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_form, n_form_sector, adult_born_by,
+                  p_ident, p_event, shares, raided, alive, died, investigated_at, police_months, raid_identifies, found,
+                  stock, user_report, ident_hazard, exploited, accept, exit_rate, retrafficking, t, n_channels,
+                  in_transit, exploiting, count_foreign):
+    # One pass over the rows in use, each row decided by its start-of-month state and changed as it is visited.
+    # 64 rows at a time: first, without branches, a bit per row something may happen to, one mask per state
+    # (those in transit and the identified all; the exploited whose word, group or cell calls for the full
+    # decision, nine in ten not; the supported whose word is below every member state's bound); then each mask's
+    # rows, lowest first, by code for that state alone. Only what users' cases may still change waits for them
+    # (``_users_cases``): their candidates, and the exits in cells with cases (a widened cut may make them
+    # candidates). No list of rows by state is made, and no row is visited twice.
     (state, citizenship, member_state, _sex, birth_month, form, sector, channel, group, cell, exploited_since,
      months_exploited, state_since, _times_trafficked, hazard_key_) = fields
     n_states, n_forms = ident_hazard.shape
@@ -261,13 +262,21 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, n_form_s
         hit_group[g] = raided[g] or dead
         police_group[g] = raided[g] or (dead and died[g] - investigated_at[g] <= police_months)
     cut_by_cell = user_case_cuts(found, stock, n_forms)
-    # a row skipped is one whose comparisons would all fail; the words' halves compare as integers
-    # (``_half_below``: the same answers as the uniforms')
-    hi_max = _half_below(max(_largest(p_event), _largest(p_ident)))
+    # comparisons of the words' halves as integers (``_half_below``: the same answers as the uniforms')
+    hi_max = _half_below(max(_largest(p_event), _largest(p_ident)))  # no event above it
     lo_cut = np.empty(n_cells, np.uint64)
     for c in range(n_cells):
         lo_cut[c] = _half_below(cut_by_cell[c])
     hi_support = _half_below(max(_largest(exit_rate), _largest(exit_rate + retrafficking)))
+    # per group, the bound below which an exploited victim's second half calls for the full decision: every half
+    # for groups hit or moved, else the cut of users' cases in the group's cell (its victims' cell until it moves);
+    # one more, for the rows without a group
+    group_bound = np.zeros(n_groups + 1, np.uint64)
+    for g in range(n_groups):
+        if hit_group[g] or moved_group[g]:
+            group_bound[g] = np.uint64(TWO_TO_32)
+        else:
+            group_bound[g] = lo_cut[np.int64(group_member_state[g]) * n_forms + group_form[g]]
     flows = np.zeros((6, n_cells), np.int64)
     by_channel = np.zeros(n_states * n_channels, np.int64)
     by_group = np.zeros(n_groups, np.int64)
@@ -275,34 +284,39 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, n_form_s
     foreign_g = np.zeros(n_groups if count_foreign else 0, np.int64)
     foreign_ms = np.zeros(n_states if count_foreign else 0, np.int64)
     exploited_ms = np.zeros(n_states if count_foreign else 0, np.int64)
-    # the exploited decided in full (``looked``, ascending rows) with their outcomes; candidates of users' cases
-    # (indices into ``looked``); rows in transit; supported victims to be trafficked again. Lists as long as the
-    # rows, not counted first: memory never written is never touched
-    looked = np.empty(n_rows + 1, np.int64)
-    l_ident = np.empty(n_rows + 1, np.bool_)
-    l_leave = np.empty(n_rows + 1, np.bool_)
-    l_channel = np.empty(n_rows + 1, np.int8)
+    # lists as long as the rows, not counted first (memory never written is never touched): the identified,
+    # the exploited users' cases may still change (``pending``, with whether they leave otherwise) and the
+    # candidates among them (indices into ``pending``), this month's arrivals from transit, the supported
+    # victims to be trafficked again
+    identified = np.empty(n_rows + 1, np.int64)
+    pending = np.empty(n_rows + 1, np.int64)
+    pending_leave = np.empty(n_rows + 1, np.bool_)
     cand = np.empty(n_rows + 1, np.int64)
     transit = np.empty(n_rows + 1, np.int64)
     retraffic = np.empty(n_rows + 1, np.int64)
-    n_looked = n_cand = n_transit = n_re = 0
-    for i in range(n_rows):
-        s = state[i]
-        if s == FREE:
-            continue
-        word = raw[i]
-        if s == EXPLOITED or s == RECRUITED:
+    n_identified = n_pending = n_cand = n_transit = n_re = 0
+    t16 = np.int16(t)
+    one = np.uint64(1)
+    for start in range(0, n_rows, 64):
+        in_transit_bits = exploited_bits = identified_bits = supported_bits = np.uint64(0)
+        for j in range(min(64, n_rows - start)):
+            i = start + j
+            s = state[i]
+            word = raw[i]
+            bit = np.uint64(j)
+            in_transit_bits |= np.uint64(s == RECRUITED) << bit
+            exploited_bits |= np.uint64((s == EXPLOITED) & (count_foreign | ((word >> SHIFT_32) < hi_max)
+                                                           | ((word & LOW_32) < group_bound[group[i]]))) << bit
+            identified_bits |= np.uint64(s == IDENTIFIED) << bit
+            supported_bits |= np.uint64((s == SUPPORTED) & ((word >> SHIFT_32) < hi_support)) << bit
+        while exploited_bits != 0:
+            i = start + np.int64(_trailing_zeros(exploited_bits))
+            exploited_bits &= exploited_bits - one
+            word = raw[i]
             g = group[i]
-            if moved_group[g]:  # follow the group to its member state
-                ms = group_member_state[g]
-                f = form[i]
-                member_state[i] = ms
-                cell[i] = ms * n_forms + f
-                hazard_key_[i] = _hazard_key(ms, f, sector[i], channel[i], n_form_sector)
-            if s == RECRUITED:
-                transit[n_transit] = i
-                n_transit += 1
-                continue
+            if moved_group[g]:
+                _follow_group(i, g, group_member_state, form, member_state, cell, hazard_key_, sector, channel, n_forms,
+                              n_form_sector)
             c = cell[i]
             if count_foreign:
                 ms = member_state[i]
@@ -330,20 +344,46 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, n_form_s
                     ch = 0
                 elif dead_group[g]:
                     out = not is_found
-            looked[n_looked] = i
-            l_ident[n_looked] = is_found
-            l_leave[n_looked] = out
-            l_channel[n_looked] = ch
             if is_found:
                 if ch > 0:  # identified outside a raid
                     by_group[g] += 1
                     by_cell[c] += 1
-            elif (word & LOW_32) < lo_cut[c]:
-                cand[n_cand] = n_looked
-                n_cand += 1
-            n_looked += 1
-        elif s == IDENTIFIED:
-            if _hi(word) < accept[member_state[i]]:
+                months_exploited[i] += np.int16(t16 - exploited_since[i])
+                state[i] = IDENTIFIED
+                state_since[i] = t
+                flows[1, c] += 1
+                by_channel[member_state[i] * n_channels + ch] += 1
+                exploiting[g] -= 1
+                identified[n_identified] = i
+                n_identified += 1
+            elif (word & LOW_32) < lo_cut[c] or (out and cut_by_cell[c] >= 0.0):  # users' cases may change it
+                if (word & LOW_32) < lo_cut[c]:
+                    cand[n_cand] = n_pending
+                    n_cand += 1
+                pending[n_pending] = i
+                pending_leave[n_pending] = out
+                n_pending += 1
+            elif out:
+                _leave(i, t16, months_exploited, exploited_since, flows, c, state, exploiting, group)
+        while in_transit_bits != 0:  # arrive: exploited from now on
+            i = start + np.int64(_trailing_zeros(in_transit_bits))
+            in_transit_bits &= in_transit_bits - one
+            g = group[i]
+            if moved_group[g]:
+                _follow_group(i, g, group_member_state, form, member_state, cell, hazard_key_, sector, channel, n_forms,
+                              n_form_sector)
+            state[i] = EXPLOITED
+            state_since[i] = t
+            exploited_since[i] = t
+            flows[0, cell[i]] += 1
+            in_transit[g] -= 1
+            exploiting[g] += 1
+            transit[n_transit] = i
+            n_transit += 1
+        while identified_bits != 0:  # enter support or leave
+            i = start + np.int64(_trailing_zeros(identified_bits))
+            identified_bits &= identified_bits - one
+            if _hi(raw[i]) < accept[member_state[i]]:
                 state[i] = SUPPORTED
                 flows[3, cell[i]] += 1
             else:
@@ -351,8 +391,10 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, n_form_s
                 state[i] = FREE
                 group[i] = -1
             state_since[i] = t
-        elif (word >> SHIFT_32) < hi_support:  # supported; nine in ten draws lie above every bound
-            draw = _hi(word)
+        while supported_bits != 0:  # leave support, or are to be trafficked again
+            i = start + np.int64(_trailing_zeros(supported_bits))
+            supported_bits &= supported_bits - one
+            draw = _hi(raw[i])
             ms = member_state[i]
             if draw < exit_rate[ms]:
                 flows[5, cell[i]] += 1
@@ -361,120 +403,116 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, n_form_s
             elif draw < exit_rate[ms] + retrafficking[ms]:
                 retraffic[n_re] = i
                 n_re += 1
-    looked, l_ident, l_leave, l_channel = _users_cases(
-        found, cut_by_cell, looked[:n_looked], l_ident[:n_looked], l_leave[:n_looked], l_channel[:n_looked],
-        cand[:n_cand], state, group, cell, member_state, raw, by_group, by_cell, user_report)
+    picked = _users_cases(found, cut_by_cell, pending[:n_pending], cand[:n_cand], transit[:n_transit], state[:n_rows],
+                          group, cell, member_state, raw, by_group, by_cell)
     flat_hazard, flat_exploited = ident_hazard.reshape(-1), exploited.reshape(-1)
     for c in range(flat_hazard.size):  # the reference's operations in its order
         flat_hazard[c] = 0.8 * flat_hazard[c] + 0.2 * (by_cell[c] / _maximum(flat_exploited[c], 1.0))
-    # the exploited identified or leaving (ascending rows), then those in transit
-    n_ident = 0
-    for j in range(looked.size):
-        n_ident += l_ident[j]
-    rows_ident = np.empty(n_ident, np.int64)
-    t16 = np.int16(t)
+    # what waited for users' cases (ascending rows): the picked are identified, the others leave or stay
+    through_users = np.empty(picked.size, np.int64)
     k = 0
-    for j in range(looked.size):
-        i = looked[j]
-        if l_ident[j]:
-            months_exploited[i] += np.int16(t16 - exploited_since[i])
-            state[i] = IDENTIFIED
-            state_since[i] = t
-            rows_ident[k] = i
+    j = 0
+    for p in range(n_pending + 1):
+        i = pending[p] if p < n_pending else n_rows
+        while j < picked.size and picked[j] <= i:  # picked rows, pending or not
+            r = picked[j]
+            c = cell[r]
+            months_exploited[r] += np.int16(t16 - exploited_since[r])
+            state[r] = IDENTIFIED
+            state_since[r] = t
+            flows[1, c] += 1
+            by_channel[member_state[r] * n_channels + user_report] += 1
+            exploiting[group[r]] -= 1
+            through_users[k] = r
             k += 1
-            flows[1, cell[i]] += 1
-            by_channel[member_state[i] * n_channels + l_channel[j]] += 1
-            exploiting[group[i]] -= 1
-        elif l_leave[j]:
-            months_exploited[i] += np.int16(t16 - exploited_since[i])
-            flows[2, cell[i]] += 1
-            state[i] = FREE
-            exploiting[group[i]] -= 1
-            group[i] = -1
-    for j in range(n_transit):
-        i = transit[j]
-        state[i] = EXPLOITED
-        state_since[i] = t
-        exploited_since[i] = t
-        flows[0, cell[i]] += 1
-        g = group[i]
-        in_transit[g] -= 1
-        exploiting[g] += 1
-    return by_group, rows_ident, retraffic[:n_re], flows, by_channel, foreign_g, foreign_ms, exploited_ms
+            j += 1
+        if p < n_pending and pending_leave[p] and (k == 0 or through_users[k - 1] != i):
+            _leave(i, t16, months_exploited, exploited_since, flows, cell[i], state, exploiting, group)
+    return (by_group, _merge_ascending(identified[:n_identified], through_users), retraffic[:n_re], flows, by_channel,
+            foreign_g, foreign_ms, exploited_ms)
 
 
 @jit
-def _users_cases(found, cut_by_cell, looked, l_ident, l_leave, l_channel, cand, state, group, cell, member_state, raw,
-                 by_group, by_cell, user_report):
-    # the reference's ``identify_through_users`` on rows: the candidates (indices into ``looked``) with the lowest
-    # second uniforms in each member state are identified through users' reports. Where a member state has too
-    # few and its cut left some out, its cut takes every victim and the candidates are collected again from the
-    # start-of-month exploited (still in that state: nobody's state has changed to or from it yet); those picked
-    # outside ``looked`` join it, in row order
+def _follow_group(i, g, group_member_state, form, member_state, cell, hazard_key_, sector, channel, n_forms,
+                  n_form_sector):
+    # a victim in transit or exploited follows its group to its member state: cell and detection stratum with it
+    ms = group_member_state[g]
+    f = form[i]
+    member_state[i] = ms
+    cell[i] = ms * n_forms + f
+    hazard_key_[i] = _hazard_key(ms, f, sector[i], channel[i], n_form_sector)
+
+
+@jit
+def _leave(i, t16, months_exploited, exploited_since, flows, c, state, exploiting, group):
+    # an exploited victim leaves unidentified: its episode ends, its row is freed
+    months_exploited[i] += np.int16(t16 - exploited_since[i])
+    flows[2, c] += 1
+    state[i] = FREE
+    exploiting[group[i]] -= 1
+    group[i] = -1
+
+
+@jit
+def _merge_ascending(a, b):
+    # two ascending lists of distinct rows as one
+    out = np.empty(a.size + b.size, np.int64)
+    i = j = 0
+    for k in range(out.size):
+        if j == b.size or (i < a.size and a[i] < b[j]):
+            out[k] = a[i]
+            i += 1
+        else:
+            out[k] = b[j]
+            j += 1
+    return out
+
+
+@jit
+def _users_cases(found, cut_by_cell, pending, cand, transit, state, group, cell, member_state, raw, by_group, by_cell):
+    # the reference's ``identify_through_users`` on rows: the victims its cases lead to (ascending rows), counted
+    # per group and per cell. The candidates (indices into ``pending``) with the lowest second uniforms in each
+    # member state are picked. Where a member state has too few and its cut left some out, its cut takes every
+    # victim and the candidates are collected again from the exploited at the start of the month not identified
+    # (those still exploited but for this month's arrivals from transit, ``transit``, ascending)
     n = found.size
     if not found.any():
-        return looked, l_ident, l_leave, l_channel
+        return np.empty(0, np.int64)
     n_forms = cut_by_cell.size // n
-    cand_ms = np.empty(cand.size, np.int64)
+    cand_rows = np.empty(cand.size, np.int64)
     for j in range(cand.size):
-        cand_ms[j] = member_state[looked[cand[j]]]
-    counts = np.bincount(cand_ms, minlength=n)
+        cand_rows[j] = pending[cand[j]]
+    counts = np.zeros(n, np.int64)
+    for i in cand_rows:
+        counts[member_state[i]] += 1
     short = False
     for s in range(n):
         if counts[s] < found[s] and cut_by_cell[s * n_forms] < 1.0:
             cut_by_cell[s * n_forms] = 2.0
             short = True
     if short:
-        looked, l_ident, l_leave, l_channel = _with_every_candidate(looked, l_ident, l_leave, l_channel, state, cell,
-                                                                    raw, cut_by_cell)
-        cand = np.empty(looked.size, np.int64)
+        cand_rows = np.empty(state.size, np.int64)
         n_cand = 0
-        for j in range(looked.size):
-            if not l_ident[j] and _lo(raw[looked[j]]) < cut_by_cell[cell[looked[j]]]:
-                cand[n_cand] = j
+        j = 0
+        for i in range(state.size):
+            if state[i] != EXPLOITED:
+                continue
+            while j < transit.size and transit[j] < i:
+                j += 1
+            if (j == transit.size or transit[j] != i) and _lo(raw[i]) < cut_by_cell[cell[i]]:
+                cand_rows[n_cand] = i
                 n_cand += 1
-        cand = cand[:n_cand]
-        cand_ms = np.empty(n_cand, np.int64)
-        for j in range(n_cand):
-            cand_ms[j] = member_state[looked[cand[j]]]
-    cand_u = np.empty(cand.size, np.float64)
-    for j in range(cand.size):
-        cand_u[j] = _lo(raw[looked[cand[j]]])
-    for p in pick_lowest(cand_ms, cand_u, found, n):
-        j = cand[p]
-        i = looked[j]
-        l_ident[j] = True
-        l_leave[j] = False
-        l_channel[j] = user_report
+        cand_rows = cand_rows[:n_cand]
+    cand_ms = np.empty(cand_rows.size, np.int64)
+    cand_u = np.empty(cand_rows.size, np.float64)
+    for j in range(cand_rows.size):
+        cand_ms[j] = member_state[cand_rows[j]]
+        cand_u[j] = _lo(raw[cand_rows[j]])
+    picked = np.sort(cand_rows[pick_lowest(cand_ms, cand_u, found, n)])
+    for i in picked:
         by_group[group[i]] += 1
         by_cell[cell[i]] += 1
-    return looked, l_ident, l_leave, l_channel
-
-
-@jit
-def _with_every_candidate(looked, l_ident, l_leave, l_channel, state, cell, raw, cut_by_cell):
-    # ``looked`` with every exploited row below its cell's (widened) cut added, nothing decided for them (rare)
-    extra = np.empty(state.size, np.int64)
-    n_extra = 0
-    j = 0
-    for i in range(state.size):
-        if state[i] != EXPLOITED:
-            continue
-        while j < looked.size and looked[j] < i:
-            j += 1
-        if (j == looked.size or looked[j] != i) and _lo(raw[i]) < cut_by_cell[cell[i]]:
-            extra[n_extra] = i
-            n_extra += 1
-    rows = np.concatenate((looked, extra[:n_extra]))
-    order = np.argsort(rows, kind="mergesort")
-    n_all = rows.size
-    ident = np.zeros(n_all, np.bool_)
-    leave = np.zeros(n_all, np.bool_)
-    channel = np.zeros(n_all, np.int8)
-    ident[:looked.size] = l_ident
-    leave[:looked.size] = l_leave
-    channel[:looked.size] = l_channel
-    return rows[order], ident[order], leave[order], channel[order]
+    return picked
 
 
 @jit

@@ -53,13 +53,15 @@ def split_uniforms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (raw >> np.uint64(32)) * TWO_TO_MINUS_32, (raw & np.uint64(0xFFFFFFFF)) * TWO_TO_MINUS_32
 
 
-def victims_month(fields, n_rows: int, raw, moved_group, group_member_state, n_form_sector: int, adult_born_by: int,
+def victims_month(fields, n_rows: int, raw, moved_group, group_member_state, group_form, n_form_sector: int,
+                  adult_born_by: int,
                   p_ident, p_event, shares, raided, alive, died, investigated_at, police_months: int,
                   raid_identifies: float, found, stock, user_report: int, ident_hazard, exploited, accept, exit_rate,
                   retrafficking, t: int, n_channels: int, in_transit, exploiting, count_foreign: bool):
     """The victims' month after the groups' decisions, each victim from its start-of-month state: those in transit
     or exploited whose group moved (``moved_group``, one more entry, False, for rows without a group) follow it
-    to its member state (``group_member_state``; their cell and detection stratum change with it); the exploited
+    to its member state (``group_member_state``; their cell and detection stratum change with it; ``group_form``,
+    each group's form, is where the compiled version finds a group's victims' cell before they move); the exploited
     are identified (by channel) or leave (``detect_month``: raids, dismantled groups, users' cases); then every
     victim moves on (``move_on``). ``fields`` are the victims' arrays (``Victims.fields()``), ``n_rows`` the rows
     in use; the victims in transit and exploited per group (``in_transit``, ``exploiting``) follow in place.
