@@ -9,6 +9,10 @@ outputs, bit for bit. Those given a generator (``open_investigations``, ``invest
 it in an order the compiled versions repeat. Small binomial and Poisson counts are drawn by
 inversion (``binomial_inversion``; ``poisson_at``, by this module's ``poisson_inversion``) with arithmetic both
 versions do alike.
+
+The functions outside ``__all__`` (``census``, ``follow_groups``, ``detect_month`` with ``detect``,
+``identify_through_users`` and ``user_report_candidates``, ``move_on``) are the steps of ``victims_month`` here,
+one array operation at a time; the compiled ``victims_month`` does them in one pass over the rows.
 """
 
 from __future__ import annotations
@@ -246,8 +250,8 @@ def retraffick(rows, new_group, state, group, state_since, times_trafficked, cel
 
 def update_stocks(stocks, recruited, retrafficked, flows) -> None:
     """Victims per (state, cell) carried forward in place by the month's flows: ``recruited``, ``retrafficked``
-    and ``move_on``'s ``flows`` (in transit, identified, exited unidentified, entered support, declined it,
-    left it). Moves between member states are counted where they happen (``move_victims``)."""
+    and ``victims_month``'s ``flows`` (in transit, identified, exited unidentified, entered support, declined it,
+    left it). Moves between member states are counted where they happen (``move_stocks``)."""
     transit, identified, exited, entered, declined, left = flows
     stocks[RECRUITED] += recruited + retrafficked - transit
     stocks[EXPLOITED] += transit - identified - exited
