@@ -243,8 +243,6 @@ def warm_up(kernels: str = "auto") -> dict:
     name = kernels_name(module)
     if name in _WARM:
         return _WARM[name]
-    # the victims' words of a tiny model are numpy's own (fewer than SMALL_DRAW a month): load the compiled ones
-    module.raw_words(np.random.default_rng(0), getattr(module, "SMALL_DRAW", 1))
     import_s = time.perf_counter() - t0
 
     from thbsim.model import TraffickingModel

@@ -89,15 +89,19 @@ def test_every_kernel_has_both_implementations_with_one_signature():
 
 N_GROUPS = 400
 MONTH_CASES = ["plain", "moved", "short", "foreign"]
+WORDS = ["chains", "few", "buffered", "handle", "philox"]
 
 
-def _month_inputs(rng: np.random.Generator, case: str) -> dict:
+def _month_inputs(rng: np.random.Generator, case: str, words: str = "chains") -> dict:
     """A month's inputs for ``victims_month``: victim rows in every state (those in transit or exploited in their
     group's cell, as the model keeps them), groups alive or dismantled, raided, some moved ("moved", "foreign"),
-    users' cases (their candidates scarce in "short"), foreign victims counted ("foreign")."""
+    users' cases (their candidates scarce in "short"), foreign victims counted ("foreign"). The rows' words come
+    from a PCG64 generator, 20,000 of them ("chains", as the model's; "buffered": the generator holds half a
+    word; "handle": given as the compiled kernels' handle), or 3,000 ("few": fewer than numba's chains are
+    used for), or from Philox ("philox")."""
     from thbsim.population import Victims
 
-    n, n_cells = 20000, N_STATES * NF
+    n, n_cells = (3000 if words == "few" else 20000), N_STATES * NF
     r = _rows(rng, n, N_GROUPS)
     alive = rng.random(N_GROUPS) < 0.8
     group_ms = rng.integers(0, N_STATES, N_GROUPS).astype(np.int16)
@@ -132,8 +136,13 @@ def _month_inputs(rng: np.random.Generator, case: str) -> dict:
         stock *= 1000.0
         found[3:6] = [5, 0, 10**6]
     p_ident, p_event, shares = _detection_tables(rng)
+    gen = np.random.Generator(np.random.Philox(int(rng.integers(2**32)))) if words == "philox" else \
+        np.random.default_rng(int(rng.integers(2**32)))
+    if words == "buffered":
+        gen.integers(0, 10, 3, dtype=np.uint32)  # leaves half a word buffered, which random_raw does not touch
     return {
-        "v": v, "raw": r["raw"], "moved_group": moved, "group_ms": group_ms, "group_form": group_form, "old_ms": old_ms,
+        "v": v, "rng": gen, "handle": words == "handle", "moved_group": moved, "group_ms": group_ms,
+        "group_form": group_form, "old_ms": old_ms,
         "tables": (p_ident, p_event, shares), "raided": rng.random(N_GROUPS) < 0.1, "alive": alive,
         "died": rng.integers(90, 100, N_GROUPS).astype(np.int32),
         "investigated_at": rng.integers(80, 100, N_GROUPS).astype(np.int32), "found": found, "stock": stock,
@@ -150,19 +159,28 @@ def _victims_month(module, x: dict, copy: bool = True):
     x = copying.deepcopy(x) if copy else x
     v = x["v"]
     out = module.victims_month(
-        v.fields(), v.used, x["raw"], x["moved_group"], x["group_ms"], x["group_form"], N_FORM_SECTOR, -150, *x["tables"], x["raided"],
+        v.fields(), v.used, module.generator_handle(x["rng"]) if x["handle"] else x["rng"], x["moved_group"],
+        x["group_ms"], x["group_form"], N_FORM_SECTOR, -150, *x["tables"], x["raided"],
         x["alive"], x["died"], x["investigated_at"], 6, 0.7, x["found"], x["stock"], USER_REPORT, x["ident_hazard"],
         x["exploited"], *x["support"], 120, 5, x["in_transit"], x["exploiting"], x["count_foreign"])
-    return out, (*v.fields(), x["in_transit"], x["exploiting"], x["ident_hazard"])
+    # the generator where numpy's random_raw leaves it: its next words, and the half word it may hold
+    bits = x["rng"].bit_generator
+    buffered = bits.state.get("has_uint32", 0)
+    return out, (*v.fields(), x["in_transit"], x["exploiting"], x["ident_hazard"], bits.random_raw(3), buffered)
 
 
+@pytest.mark.parametrize("words", WORDS)
 @pytest.mark.parametrize("case", MONTH_CASES)
-def test_victims_month_both_implementations(rng, case):
-    x = _month_inputs(rng, case)
+def test_victims_month_both_implementations(rng, case, words):
+    """The same outputs, the same rows and counts changed, the generator left in the same state (the compiled
+    kernel draws the rows' words itself, 64 at a time, as numpy's random_raw would)."""
+    x = _month_inputs(rng, case, words)
     out_np, arrays_np = _victims_month(reference, x)
     out_nb, arrays_nb = _victims_month(compiled, x)
     _assert_same(out_np, out_nb)
     _assert_same(arrays_np, arrays_nb)
+    if words == "buffered":
+        assert arrays_nb[-1] == 1  # the half word still there
 
 
 @pytest.mark.parametrize("case", MONTH_CASES)
@@ -296,11 +314,14 @@ def test_whole_runs_are_identical_when_users_cases_widen_their_cut():
         np.testing.assert_array_equal(arr, data[compiled][key], err_msg=key)
 
 
-def _would_widen(fields, n_rows, raw, moved_group, group_member_state, group_form, n_form_sector, adult_born_by,
+def _would_widen(fields, n_rows, rng, moved_group, group_member_state, group_form, n_form_sector, adult_born_by,
                  p_ident, p_event, shares, raided, alive, died, investigated_at, police_months, raid_identifies, found, stock,
                  *_):
     """Whether ``victims_month`` with these inputs widens a users' cases' cut: candidates short of the cases
-    somewhere (the reference's own steps, on copies)."""
+    somewhere (the reference's own steps, on copies, the month's words from a copy of the generator)."""
+    import copy
+
+    raw = copy.deepcopy(getattr(rng, "rng", rng)).bit_generator.random_raw(n_rows)
     state, _, member_state, _, birth_month, form, sector, channel, group, cell, *_, hazard_key_ = (
         f[:n_rows].copy() for f in fields)
     e0 = np.flatnonzero(state == EXPLOITED)
@@ -575,27 +596,10 @@ def _both_draw(call):
     return out[:2]
 
 
-@pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 12, 1001, 4095, 4096, 4097, 4099, 33392])
-def test_raw_words_are_numpys(n):
-    """The compiled words (four PCG64 chains) are random_raw's, and leave the generator where random_raw does,
-    a buffered half word included; given the generator or its handle."""
-    gens = [np.random.default_rng(n) for _ in range(3)]
-    for g in gens:
-        g.integers(0, 10, 3, dtype=np.uint32)  # leaves half a word buffered (has_uint32)
-    assert gens[0].bit_generator.state["has_uint32"] == 1
-    words = [reference.raw_words(gens[0], n), compiled.raw_words(gens[1], n),
-             compiled.raw_words(compiled.generator_handle(gens[2]), n)]
-    for w in words[1:]:
-        assert w.dtype == np.uint64 and w.shape == (n,)
-        np.testing.assert_array_equal(w, words[0])
-    assert gens[0].bit_generator.state == gens[1].bit_generator.state == gens[2].bit_generator.state
-    assert gens[0].integers(0, 10**9, 4, dtype=np.uint32).tolist() == gens[1].integers(0, 10**9, 4, dtype=np.uint32).tolist()
-
-
-@pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 12, 1001])
-def test_pcg64_chains_below_the_small_draw_are_numpys(n):
-    """raw_words leaves fewer than SMALL_DRAW words to numpy; the chains themselves give numpy's words there too
-    (the remainder after the last four, and fewer than eight words, one by one), and numpy's state after."""
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 7, 8, 9, 12, 63, 64, 65, 1001, 4096, 33392])
+def test_pcg64_chains_are_numpys(n):
+    """The compiled chains give numpy's random_raw words (the remainder after the last four, and fewer than eight
+    words, one by one), and numpy's state after; victims_month draws its words with them 64 at a time."""
     gen = np.random.default_rng(n + 100)
     pcg = gen.bit_generator.state["state"]
     words = compiled._step_words(pcg["inc"]).copy()
@@ -621,12 +625,6 @@ def test_half_below_answers_as_the_uniform_does():
     for p in ps:
         bound = compiled._half_below(p)
         np.testing.assert_array_equal(halves < bound, uniforms < p, err_msg=f"p = {p!r}")
-
-
-def test_raw_words_of_another_bit_generator_are_its_own():
-    a, b = (np.random.Generator(np.random.Philox(5)) for _ in range(2))
-    np.testing.assert_array_equal(compiled.raw_words(a, 100), b.bit_generator.random_raw(100))
-    assert a.random() == b.random()
 
 
 def test_generator_handle_is_its_generator_and_copies_as_one():

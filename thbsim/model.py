@@ -96,6 +96,7 @@ class TraffickingModel(mesa.Model):
 
         p = self.p
         self.kernels = load_kernels(kernels)
+        self._victim_rows_rng = self.kernels.generator_handle(self.streams["victim_rows"])  # for victims_month
         self.demand = Demand(p, geo, self.streams["demand"], kernels=self.kernels)
         self.demand.offence[geo.state_mask(list(scenario.users_offence))] = True
         self.demand.user_detection_per_year[:] = p["users.detection_per_year"]
@@ -245,10 +246,6 @@ class TraffickingModel(mesa.Model):
 
         # 6. detection: one uniform per exploited victim decides identification (by channel) or exit
         p_ident, p_event, shares = enf.detection_tables()
-        # one 64-bit draw per victim row (slot) and month, split into two uniforms, whatever the row's
-        # state: a victim keeps the same draws in every scenario as long as it holds the same row
-        # (common random numbers across scenarios); rows in support use theirs in step 9
-        slot_raw = kern.raw_words(self.streams["victim_rows"], v.used)
         raided = enf.raids(g)
         # knowing users detected where use is an offence; some of their cases lead to the victim
         # (drawn before the detection pass, which also collects the candidates those cases may find)
@@ -258,11 +255,14 @@ class TraffickingModel(mesa.Model):
         # groups dismantled last month (police find those of groups broken up by investigations; the others are
         # released), then the victims users' cases lead to; the groups' view of the identification hazard per cell
         # moves toward this month's identifications outside raids per victim exploited. Then victims move on
-        # (support, exit, re-trafficking; recruits arrive), which nothing between here and step 9 looks at
+        # (support, exit, re-trafficking; recruits arrive), which nothing between here and step 9 looks at.
+        # One 64-bit draw per victim row (slot) and month from the ``victim_rows`` stream, split into two
+        # uniforms, whatever the row's state: a victim keeps the same draws in every scenario as long as it holds
+        # the same row (common random numbers across scenarios)
         sup = self.support
         count_foreign = bool(self.jit_share.any())  # what joint investigation teams need
         n_ident_g, rows_ident, re_rows, fl, by_channel, *foreign = kern.victims_month(
-            v.fields(), v.used, slot_raw, moved_group, g.member_state, g.form, N_FORM_SECTOR, t - ADULT_MONTHS, p_ident,
+            v.fields(), v.used, self._victim_rows_rng, moved_group, g.member_state, g.form, N_FORM_SECTOR, t - ADULT_MONTHS, p_ident,
             p_event, shares, raided, g.alive[:u], g.died[:u], g.investigated_at[:u], POLICE_DISMANTLING_MONTHS,
             p["police.raid_identifies"], found, self._exploited_start[:, 0], USER_REPORT, self.ident_hazard, exploited,
             sup.accept, sup.exit_rate, sup.retrafficking, t, N_CHANNELS, g.in_transit, g.exploiting, count_foreign)

@@ -180,25 +180,6 @@ SMALL_DRAW = 4096
 """Below this many words numpy's own ``random_raw`` is the quicker (no state round trip through Python)."""
 
 
-def raw_words(rng, n):
-    """``rng.bit_generator.random_raw(n)``, the same words and the same state after, for numpy's PCG64 (the
-    model's generators) drawn by ``_pcg64_words``; any other bit generator, or fewer than ``SMALL_DRAW``
-    words, numpy's ``random_raw``."""
-    bits = getattr(rng, "rng", rng).bit_generator  # a generator or its handle
-    if n < SMALL_DRAW or type(bits) is not np.random.PCG64:
-        return bits.random_raw(n)
-    state = bits.state
-    pcg = state["state"]
-    words = _step_words(pcg["inc"]).copy()
-    s = pcg["state"]
-    words[0], words[1] = s & _MASK64, s >> 64
-    out = np.empty(n, np.uint64)
-    _pcg64_words(out, words)
-    pcg["state"] = int(words[0]) | int(words[1]) << 64
-    bits.state = state
-    return out
-
-
 @jit
 def _hi(word):
     return float(word >> SHIFT_32) * TWO_TO_MINUS_32
@@ -236,11 +217,45 @@ def _largest(x):
     return out
 
 
-@jit
-def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_form, n_form_sector, adult_born_by,
+def victims_month(fields, n_rows, rng, moved_group, group_member_state, group_form, n_form_sector, adult_born_by,
                   p_ident, p_event, shares, raided, alive, died, investigated_at, police_months, raid_identifies, found,
                   stock, user_report, ident_hazard, exploited, accept, exit_rate, retrafficking, t, n_channels,
                   in_transit, exploiting, count_foreign):
+    """The reference's ``victims_month``: the victims' month in one pass over their rows (``_victims_month``),
+    which draws the month's word per row as it goes, numpy's ``random_raw`` words from numpy's PCG64 (the
+    model's generators) as ``_pcg64_words``'s chains, 64 at a time; any other bit generator, or fewer than
+    ``SMALL_DRAW`` rows, numpy's ``random_raw`` first. The generator is left where ``random_raw`` leaves it."""
+    bits = getattr(rng, "rng", rng).bit_generator  # a generator or its handle
+    chains = n_rows >= SMALL_DRAW and type(bits) is np.random.PCG64
+    if chains:
+        state = bits.state
+        pcg = state["state"]
+        words = _step_words(pcg["inc"]).copy()
+        s = pcg["state"]
+        words[0], words[1] = s & _MASK64, s >> 64
+        raw = _NO_WORDS
+    else:
+        words, raw = _NO_WORDS, bits.random_raw(n_rows)
+    out = _victims_month(fields, n_rows, raw, words, moved_group, group_member_state, group_form, n_form_sector,
+                         adult_born_by, p_ident, p_event, shares, raided, alive, died, investigated_at, police_months,
+                         raid_identifies, found, stock, user_report, ident_hazard, exploited, accept, exit_rate,
+                         retrafficking, t, n_channels, in_transit, exploiting, count_foreign)
+    if chains:
+        pcg["state"] = int(words[0]) | int(words[1]) << 64
+        bits.state = state
+    return out
+
+
+_NO_WORDS = np.zeros(0, np.uint64)
+
+
+@jit
+def _victims_month(fields, n_rows, raw, words, moved_group, group_member_state, group_form, n_form_sector,
+                   adult_born_by, p_ident, p_event, shares, raided, alive, died, investigated_at, police_months,
+                   raid_identifies, found, stock, user_report, ident_hazard, exploited, accept, exit_rate, retrafficking,
+                   t, n_channels, in_transit, exploiting, count_foreign):
+    # The month's words: ``raw`` (one per row), or, when it is empty, drawn here 64 at a time from the PCG64 state
+    # ``words`` (``_pcg64_words``'s array, left at the state after the last), the same words: none is stored.
     # One pass over the rows in use, each row decided by its start-of-month state and changed as it is visited.
     # 64 rows at a time: first, without branches, a bit per row something may happen to, one mask per state
     # (those in transit and the identified all; the exploited whose word, group or cell calls for the full
@@ -287,9 +302,13 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_fo
     # lists as long as the rows, not counted first (memory never written is never touched): the identified,
     # the exploited users' cases may still change (``pending``, with whether they leave otherwise) and the
     # candidates among them (indices into ``pending``), this month's arrivals from transit, the supported
-    # victims to be trafficked again
+    # victims to be trafficked again; the words of the pending rows, and the state the month's words start from
+    # (should users' cases need every exploited victim's word again)
     identified = np.empty(n_rows + 1, np.int64)
     pending = np.empty(n_rows + 1, np.int64)
+    pending_word = np.empty(n_rows + 1, np.uint64)
+    first_words = words.copy()
+    block = np.empty(64, np.uint64)
     pending_leave = np.empty(n_rows + 1, np.bool_)
     cand = np.empty(n_rows + 1, np.int64)
     transit = np.empty(n_rows + 1, np.int64)
@@ -298,11 +317,16 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_fo
     t16 = np.int16(t)
     one = np.uint64(1)
     for start in range(0, n_rows, 64):
+        m = min(64, n_rows - start)
+        if raw.size:
+            block[:m] = raw[start:start + m]
+        else:
+            _pcg64_words(block[:m], words)
         in_transit_bits = exploited_bits = identified_bits = supported_bits = np.uint64(0)
-        for j in range(min(64, n_rows - start)):
+        for j in range(m):
             i = start + j
             s = state[i]
-            word = raw[i]
+            word = block[j]
             bit = np.uint64(j)
             in_transit_bits |= np.uint64(s == RECRUITED) << bit
             exploited_bits |= np.uint64((s == EXPLOITED) & (count_foreign | ((word >> SHIFT_32) < hi_max)
@@ -312,7 +336,7 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_fo
         while exploited_bits != 0:
             i = start + np.int64(_trailing_zeros(exploited_bits))
             exploited_bits &= exploited_bits - one
-            word = raw[i]
+            word = block[i - start]
             g = group[i]
             if moved_group[g]:
                 _follow_group(i, g, group_member_state, form, member_state, cell, hazard_key_, sector, channel, n_forms,
@@ -361,6 +385,7 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_fo
                     cand[n_cand] = n_pending
                     n_cand += 1
                 pending[n_pending] = i
+                pending_word[n_pending] = word
                 pending_leave[n_pending] = out
                 n_pending += 1
             elif out:
@@ -383,7 +408,7 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_fo
         while identified_bits != 0:  # enter support or leave
             i = start + np.int64(_trailing_zeros(identified_bits))
             identified_bits &= identified_bits - one
-            if _hi(raw[i]) < accept[member_state[i]]:
+            if _hi(block[i - start]) < accept[member_state[i]]:
                 state[i] = SUPPORTED
                 flows[3, cell[i]] += 1
             else:
@@ -394,7 +419,7 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_fo
         while supported_bits != 0:  # leave support, or are to be trafficked again
             i = start + np.int64(_trailing_zeros(supported_bits))
             supported_bits &= supported_bits - one
-            draw = _hi(raw[i])
+            draw = _hi(block[i - start])
             ms = member_state[i]
             if draw < exit_rate[ms]:
                 flows[5, cell[i]] += 1
@@ -403,8 +428,9 @@ def victims_month(fields, n_rows, raw, moved_group, group_member_state, group_fo
             elif draw < exit_rate[ms] + retrafficking[ms]:
                 retraffic[n_re] = i
                 n_re += 1
-    picked = _users_cases(found, cut_by_cell, pending[:n_pending], cand[:n_cand], transit[:n_transit], state[:n_rows],
-                          group, cell, member_state, raw, by_group, by_cell)
+    picked = _users_cases(found, cut_by_cell, pending[:n_pending], pending_word[:n_pending], cand[:n_cand],
+                          transit[:n_transit], state[:n_rows], group, cell, member_state, raw, first_words, by_group,
+                          by_cell)
     flat_hazard, flat_exploited = ident_hazard.reshape(-1), exploited.reshape(-1)
     for c in range(flat_hazard.size):  # the reference's operations in its order
         flat_hazard[c] = 0.8 * flat_hazard[c] + 0.2 * (by_cell[c] / _maximum(flat_exploited[c], 1.0))
@@ -469,12 +495,14 @@ def _merge_ascending(a, b):
 
 
 @jit
-def _users_cases(found, cut_by_cell, pending, cand, transit, state, group, cell, member_state, raw, by_group, by_cell):
+def _users_cases(found, cut_by_cell, pending, pending_word, cand, transit, state, group, cell, member_state, raw,
+                 first_words, by_group, by_cell):
     # the reference's ``identify_through_users`` on rows: the victims its cases lead to (ascending rows), counted
     # per group and per cell. The candidates (indices into ``pending``) with the lowest second uniforms in each
     # member state are picked. Where a member state has too few and its cut left some out, its cut takes every
     # victim and the candidates are collected again from the exploited at the start of the month not identified
-    # (those still exploited but for this month's arrivals from transit, ``transit``, ascending)
+    # (those still exploited but for this month's arrivals from transit, ``transit``, ascending), with the
+    # month's words again (``raw``, or drawn again from their first state ``first_words``)
     n = found.size
     if not found.any():
         return np.empty(0, np.int64)
@@ -490,7 +518,13 @@ def _users_cases(found, cut_by_cell, pending, cand, transit, state, group, cell,
         if counts[s] < found[s] and cut_by_cell[s * n_forms] < 1.0:
             cut_by_cell[s * n_forms] = 2.0
             short = True
+    cand_u = np.empty(cand.size, np.float64)
+    for j in range(cand.size):
+        cand_u[j] = _lo(pending_word[cand[j]])
     if short:
+        if raw.size == 0:
+            raw = np.empty(state.size, np.uint64)
+            _pcg64_words(raw, first_words.copy())
         cand_rows = np.empty(state.size, np.int64)
         n_cand = 0
         j = 0
@@ -503,11 +537,12 @@ def _users_cases(found, cut_by_cell, pending, cand, transit, state, group, cell,
                 cand_rows[n_cand] = i
                 n_cand += 1
         cand_rows = cand_rows[:n_cand]
+        cand_u = np.empty(n_cand, np.float64)
+        for j in range(n_cand):
+            cand_u[j] = _lo(raw[cand_rows[j]])
     cand_ms = np.empty(cand_rows.size, np.int64)
-    cand_u = np.empty(cand_rows.size, np.float64)
     for j in range(cand_rows.size):
         cand_ms[j] = member_state[cand_rows[j]]
-        cand_u[j] = _lo(raw[cand_rows[j]])
     picked = np.sort(cand_rows[pick_lowest(cand_ms, cand_u, found, n)])
     for i in picked:
         by_group[group[i]] += 1

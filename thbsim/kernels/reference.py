@@ -1,9 +1,9 @@
 """Kernels of the monthly step in plain numpy: the reference every compiled kernel must match exactly.
 
 Each function is one block of the step over victim or group rows. Most draw no random numbers: the
-model draws them (for victims, one 64-bit word per row and month, two 32-bit uniforms,
-``split_uniforms``) and passes them in, so a compiled kernel given the same inputs returns the same
-outputs, bit for bit. Those given a generator (``open_investigations``, ``investigate``, ``member_changes``,
+model draws them and passes them in, so a compiled kernel given the same inputs returns the same
+outputs, bit for bit. Those given a generator (``victims_month``: one 64-bit word per victim row and month,
+two 32-bit uniforms, ``split_uniforms``; ``open_investigations``, ``investigate``, ``member_changes``,
 ``relocate_groups``, ``freeze_assets``, ``group_courts`` and ``courts`` uniforms; ``entrants``, ``pooled_courts``,
 ``user_cases``, ``turnover`` and demand's numpy's binomials and Poisson counts; ``recruit_attributes``) draw from
 it in an order the compiled versions repeat. Small binomial and Poisson counts are drawn by
@@ -30,7 +30,7 @@ __all__ = ["victims_month", "move_stocks", "first_free", "pick_lowest", "recruit
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "register", "free_group_rows", "binomial_inversion", "poisson_band", "poisson_at",
            "member_join_draws", "recruit_draws", "raids_decided", "retraffick", "update_stocks", "owners", "live_cells",
-           "generator_handle", "raw_words", "user_case_cuts"]
+           "generator_handle", "user_case_cuts"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
 MAX_INVERSION_MEAN = 500.0
@@ -47,22 +47,18 @@ def generator_handle(rng: np.random.Generator) -> np.random.Generator:
     return rng
 
 
-def raw_words(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` 64-bit words of ``rng``'s bit generator (``random_raw``): the victims' words of the month."""
-    return rng.bit_generator.random_raw(n)
-
-
 def split_uniforms(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two uniforms on [0, 1) with 32 bits each from every 64-bit word (high half, low half)."""
     return (raw >> np.uint64(32)) * TWO_TO_MINUS_32, (raw & np.uint64(0xFFFFFFFF)) * TWO_TO_MINUS_32
 
 
-def victims_month(fields, n_rows: int, raw, moved_group, group_member_state, group_form, n_form_sector: int,
+def victims_month(fields, n_rows: int, rng, moved_group, group_member_state, group_form, n_form_sector: int,
                   adult_born_by: int,
                   p_ident, p_event, shares, raided, alive, died, investigated_at, police_months: int,
                   raid_identifies: float, found, stock, user_report: int, ident_hazard, exploited, accept, exit_rate,
                   retrafficking, t: int, n_channels: int, in_transit, exploiting, count_foreign: bool):
-    """The victims' month after the groups' decisions, each victim from its start-of-month state: those in transit
+    """The victims' month after the groups' decisions, each victim from its start-of-month state and the month's
+    64-bit word of its row (``rng``'s ``random_raw``, one per row in use, two uniforms each): those in transit
     or exploited whose group moved (``moved_group``, one more entry, False, for rows without a group) follow it
     to its member state (``group_member_state``; their cell and detection stratum change with it; ``group_form``,
     each group's form, is where the compiled version finds a group's victims' cell before they move); the exploited
@@ -78,6 +74,7 @@ def victims_month(fields, n_rows: int, raw, moved_group, group_member_state, gro
      months_exploited, state_since, _times_trafficked, hazard_key_) = (f[:n_rows] for f in fields)
     n_states, n_forms = ident_hazard.shape
     n_groups = alive.size
+    raw = rng.bit_generator.random_raw(n_rows)
     r0, e0, i0, s0, _, ge, moving = census(state, group, alive, moved_group, bool(moved_group.any()))
     follow_groups(moving, group, group_member_state, member_state, cell, hazard_key_, form, sector, channel, n_forms)
     if count_foreign:
