@@ -252,7 +252,8 @@ def _without_cases(x: dict, module) -> np.ndarray:
 
 def test_victims_month_identifies_every_candidate_when_cases_outnumber_them(rng):
     """Where a member state's cases found more victims than it has in sexual exploitation and not identified by
-    another channel, its cut is widened to take every one of them: all are identified through users' reports."""
+    another channel, its cut is widened to take every one of them: all are identified, those no other channel
+    found through users' reports."""
     x = _month_inputs(rng, "short")
     v = x["v"]
     s0 = v.state.copy()
