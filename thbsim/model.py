@@ -37,7 +37,7 @@ from thbsim.geography import DETECTION_CHANNELS, FORMS, LEVER_KINDS, geography
 from thbsim.kernels import load as load_kernels
 from thbsim.money import CostLedger, Finance
 from thbsim.params import ParamSet
-from thbsim.population import EXPLOITED, IDENTIFIED, RECRUITED, SUPPORTED, Victims
+from thbsim.population import EXPLOITED, RECRUITED, SUPPORTED, Victims
 from thbsim.recorder import Recorder
 from thbsim.rng import Streams
 
@@ -61,8 +61,9 @@ POLICY_ARRAYS = {
 POLICE_DISMANTLING_MONTHS = 6
 """A group dismantled within this many months of an investigation was broken up by the police,
 who then find its victims; the victims of a group that fell apart on its own are released."""
-STOCKS_RECORDED = [RECRUITED, EXPLOITED, IDENTIFIED, SUPPORTED]
-"""The victims' states in the order of the recorder's block "stocks"."""
+STOCKS_RECORDED = slice(RECRUITED, SUPPORTED + 1)
+"""The victims' states in the order of the recorder's block "stocks" (recruited, exploited, identified, supported:
+consecutive, so the month's write takes a view of the stocks, not a copy)."""
 COMPACT_ABOVE = 1.25
 """In the warm-up, rows are compacted when the rows in use exceed this multiple of the rows still needed."""
 
