@@ -271,7 +271,8 @@ class TraffickingModel(mesa.Model):
         investigated = enf.open_investigations(g, n_ident_g, raided)
 
         # 7. justice: verdicts and decisions on earlier cases, then new suspects
-        prosecuted, convicted, orphan_prosecuted, orphan_convicted = enf.courts(g, self._cross_border_boost(*foreign, u))
+        prosecuted, convicted, orphan_prosecuted, orphan_convicted = enf.courts(
+            g, self._cross_border_boost(*foreign, u) if count_foreign else None)
         suspects = enf.investigate(g, investigated, t)
         # 8. finance
         frozen = self.finance.freeze(g, investigated, enf.finance_rate, enf.freeze_share)
@@ -394,9 +395,8 @@ class TraffickingModel(mesa.Model):
                             u: int):
         """Per group, the factor on prosecution and conviction from joint investigation teams, from the foreign
         victims among those exploited at the start of the month (per group and member state, counted by
-        ``kernels.victims_month`` when teams work); None when no team works: the baseline draws stay untouched."""
-        if not self.jit_share.any():
-            return None
+        ``kernels.victims_month`` when teams work; where none does, the step passes no factor and the baseline
+        draws stay untouched)."""
         g = self.groups
         self.cross_border_share = foreign_by_ms / np.maximum(exploited_by_ms, 1)
         share = foreign_by_group[:u] / np.maximum(g.held[:u], 1)
