@@ -518,10 +518,11 @@ def _users_cases(found, cut_by_cell, pending, pending_word, cand, transit, state
         if counts[s] < found[s] and cut_by_cell[s * n_forms] < 1.0:
             cut_by_cell[s * n_forms] = 2.0
             short = True
-    cand_u = np.empty(cand.size, np.float64)
-    for j in range(cand.size):
-        cand_u[j] = _lo(pending_word[cand[j]])
-    if short:
+    if not short:
+        cand_u = np.empty(cand.size, np.float64)
+        for j in range(cand.size):
+            cand_u[j] = _lo(pending_word[cand[j]])
+    else:
         if raw.size == 0:
             raw = np.empty(state.size, np.uint64)
             _pcg64_words(raw, first_words.copy())
