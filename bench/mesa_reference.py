@@ -157,12 +157,15 @@ class ReferenceModel(mesa.Model):
 
 
 def reference_benchmark(scale: float = 1.0, seed: int = 1, warmup: int | None = None, months: int = 12,
-                        kernels: str = "auto") -> dict:
+                        kernels: str = "auto", thbsim_first: bool = False) -> dict:
     """Time thbsim and the Mesa reference on the same victims over the same months, in this process.
 
     The process is warmed up first (``warm_up``: thbsim's kernels loaded). A thbsim model is run
     through its warm-up (to the scenario's ``output_from``); the Mesa reference starts from its
-    victims; then ``months`` months of each are timed.
+    victims; then ``months`` months of each are timed, the Mesa reference first unless ``thbsim_first``.
+    Both models are built before either is timed, and the garbage collector has run, so neither side's
+    timed months include building the other; whichever runs second starts with caches the first filled
+    (one month after the Mesa reference's took thbsim up to twice its usual time): callers alternate the order.
     """
     from thbsim.model import TraffickingModel
     from thbsim.scenario import load
@@ -179,20 +182,26 @@ def reference_benchmark(scale: float = 1.0, seed: int = 1, warmup: int | None = 
     ref = ReferenceModel(tm, seed=seed)
     build_s = time.perf_counter() - t0
     start_agents = len(ref.agents)
-    t0 = time.perf_counter()
-    for _ in range(months):
-        ref.step()
-    ref_s = time.perf_counter() - t0
-
     before = kernel_signatures(tm.kernels)
-    t0 = time.perf_counter()
-    for _ in range(months):
-        tm.step()
-    thb_s = time.perf_counter() - t0
+    gc.collect()
+
+    def time_months(model) -> float:
+        t0 = time.perf_counter()
+        for _ in range(months):
+            model.step()
+        return time.perf_counter() - t0
+
+    if thbsim_first:
+        thb_s = time_months(tm)
+        ref_s = time_months(ref)
+    else:
+        ref_s = time_months(ref)
+        thb_s = time_months(tm)
     window = slice(warmup, warmup + months)
     thb_steps = sum(float(tm.recorder.data[s][window].sum()) for s in STOCKS)
     return {
         "scale": scale, "seed": seed, "start_month": str(tm.months[warmup]), "months": months,
+        "timed_first": "thbsim" if thbsim_first else "mesa",
         "agents_start": start_agents, "agents_end": len(ref.agents),
         "mesa_build_s": build_s, "mesa_s": ref_s, "mesa_agent_steps": ref.agent_steps,
         "mesa_ns_per_agent_step": ref_s / ref.agent_steps * 1e9,

@@ -32,7 +32,8 @@ clone) numba compiles them there and no measured process pays the compilation's 
    process at the start and in each scaling run's own process right after its run; the unit is the fastest
    of these measurements, as each run's time is the fastest of its processes (the machine's neighbours only
    add time, to a draw as to a run); the costs in the first measurement alone are printed beside;
-5. a reference model in idiomatic Mesa (bench/mesa_reference.py) on the same victims, at
+5. a reference model in idiomatic Mesa (bench/mesa_reference.py) on the same victims (both models built before
+   either is timed, the side timed first alternating between runs), at
    scale 1 (~29,000 victims), scale 4 (~118,000) and scale 16 (~470,000; quick: 1 and 4): the target is
    judged at full scale, the larger sizes show the ratio at the 10^5 to 10^6 agents the issue measured at;
 6. sweep throughput: full-scale runs per hour with 1 and 2 worker processes (8 runs, quick: 2; the last
@@ -404,17 +405,18 @@ def kernels_comparison(scales: tuple[float, ...], repeats: dict[float, int], say
 
 
 def mesa_comparison(scale: float, months: int, repeats: int, kernels: str, say: Say) -> dict:
-    """The Mesa reference against thbsim (with ``kernels``, warm) over the same months, best of ``repeats``."""
+    """The Mesa reference against thbsim (with ``kernels``, warm) over the same months, best of ``repeats``; the
+    side timed first alternates (the second starts with the caches the first filled)."""
     from bench.mesa_reference import reference_benchmark
 
     runs = []
     for i in range(repeats):
-        r = reference_benchmark(scale=scale, seed=1, months=months, kernels=kernels)
+        r = reference_benchmark(scale=scale, seed=1, months=months, kernels=kernels, thbsim_first=i % 2 == 1)
         runs.append(r)
         late = r["thbsim_kernels_loaded_while_timed"]
         say(f"  scale {scale:g} run {i + 1}: Mesa {r['mesa_ns_per_agent_step']:,.0f} ns, thbsim "
             f"{r['thbsim_ns_per_agent_step']:,.0f} ns per agent-step ({r['agents_start']:,} victims, {r['months']} months "
-            f"from {r['start_month']}; thbsim kernels {r['thbsim_kernels']})"
+            f"from {r['start_month']}, {r['timed_first']} timed first; thbsim kernels {r['thbsim_kernels']})"
             + (f"; warning: kernels loaded while timed: {', '.join(late)}" if late else ""))
     best = dict(min(runs, key=lambda r: r["mesa_ns_per_agent_step"]))
     best["thbsim_ns_per_agent_step"] = min(r["thbsim_ns_per_agent_step"] for r in runs)
@@ -606,7 +608,9 @@ def mesa_markdown(res: dict) -> list[str]:
         "`model.agents.shuffle_do(\"step\")`, counts per state recorded each month with `agents.groupby(\"state\")"
         ".count()`, recruits replacing the expected outflow. It starts from the victims of a thbsim model after its "
         "warm-up months and is timed against thbsim (warm, kernels " + kernels_label(res) + ") over the same months, "
-        "in the same process. It models victims only (no groups, raids, demand, justice or money), so it flatters Mesa.",
+        "in the same process, both built before either is timed and the side timed first alternating between runs (the "
+        "second starts with the caches the first filled). "
+        "It models victims only (no groups, raids, demand, justice or money), so it flatters Mesa.",
         "",
         "| scale | victims (start) | months | runs | Mesa ns per agent-step | thbsim ns per agent-step | Mesa / thbsim |",
         "|---|---|---|---|---|---|---|",
