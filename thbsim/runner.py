@@ -77,14 +77,20 @@ def outcomes_from_stats(stats, detail: bool = False) -> pd.DataFrame:
 
     states = geography().member_states
     years = stats.years.astype(int)
-    frames = []
+    # the table's columns, gathered piece by piece and made into one table at the end (a table per outcome
+    # cost more than the yearly sums themselves: some 15 ms a run)
+    columns: dict[str, list] = {"outcome": [], "member_state": [], "year": [], "value": []}
+
+    def rows(outcome: list[str], member_state: list[str], year: np.ndarray, value: np.ndarray) -> None:
+        for col, piece in zip(columns, (outcome, member_state, year, value), strict=True):
+            columns[col].append(piece)
+
+    ms_rows, year_rows = list(np.tile(states, years.size)), np.repeat(years, len(states))
 
     def add(name: str, per_year_ms: np.ndarray) -> None:  # (years, member states)
-        frames.append(pd.DataFrame({"outcome": name, "member_state": "EU", "year": years,
-                                    "value": np.nansum(per_year_ms, axis=1)}))
+        rows([name] * years.size, ["EU"] * years.size, years, np.nansum(per_year_ms, axis=1))
         if detail:
-            frames.append(pd.DataFrame({"outcome": name, "member_state": np.tile(states, years.size),
-                                        "year": np.repeat(years, len(states)), "value": per_year_ms.ravel()}))
+            rows([name] * len(ms_rows), ms_rows, year_rows, per_year_ms.ravel())
 
     for name, (indicator, kind) in OUTCOME_INDICATORS.items():
         arr = stats.december[indicator] if kind == "stock" else stats.yearly[indicator]
@@ -99,9 +105,12 @@ def outcomes_from_stats(stats, detail: bool = False) -> pd.DataFrame:
             add(f"lever_cost_eur:{kind}", stats.yearly["lever_cost"][:, :, j])
         add("lever_cost_eur", stats.yearly["lever_cost"].sum(axis=2))
     targets = [(f"target:{k}", float(v)) for k, v in target_values(stats).items() if np.ndim(v) == 0]
-    frames.append(pd.DataFrame({"outcome": [k for k, _ in targets], "member_state": "EU", "year": 0,
-                                "value": [v for _, v in targets]}))
-    out = pd.concat(frames, ignore_index=True)
+    rows([k for k, _ in targets], ["EU"] * len(targets), np.zeros(len(targets), years.dtype),
+         np.array([v for _, v in targets], np.float64))
+    out = pd.DataFrame({"outcome": [x for piece in columns["outcome"] for x in piece],
+                        "member_state": [x for piece in columns["member_state"] for x in piece],
+                        "year": np.concatenate(columns["year"]),
+                        "value": np.concatenate(columns["value"]).astype(np.float64)})
     return out if detail else out.drop(columns="member_state")
 
 

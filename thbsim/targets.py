@@ -75,15 +75,17 @@ class RunStats:
     def from_model(cls, model) -> RunStats:
         first = max(0, model.month_index(model.scenario.output_from))
         months = model.months[first:]
-        years = np.unique(months.year)
-        starts = np.searchsorted(months.year, years)
+        month_year = months.year.to_numpy()  # asked once: a PeriodIndex computes its fields at every call
+        years = np.unique(month_year)
+        starts = np.searchsorted(month_year, years)
+        dec = np.flatnonzero(months.month.to_numpy() == 12)
+        dec_rows = np.searchsorted(years, month_year[dec])
         yearly, december = {}, {}
         for name in INDICATORS:
             arr = model.recorder.data[name][first:]
             yearly[name] = np.add.reduceat(arr, starts, axis=0).astype(np.float64)
-            dec = np.flatnonzero(months.month == 12)
             december[name] = np.full((years.size, *arr.shape[1:]), np.nan)
-            december[name][np.searchsorted(years, months.year[dec])] = arr[dec]
+            december[name][dec_rows] = arr[dec]
         return cls(years, yearly, december)
 
     @classmethod
