@@ -7,22 +7,8 @@ import pandas as pd
 import pytest
 
 from thbsim.model import TraffickingModel
-from thbsim.recorder import COLUMNS, _categorical
+from thbsim.recorder import COLUMNS, DIMS, INDICATORS, _labels
 from thbsim.scenario import Scenario
-
-
-@pytest.mark.parametrize("used", [[0, 2, 5], [1, 4], [0, 1, 2, 3, 4, 5], [3]])
-def test_categorical_keeps_the_used_categories_in_order(used):
-    categories = ["all", "b", "c", "d", "e", "f"]
-    rng = np.random.default_rng(len(used))
-    codes = np.asarray(used, np.int16)[rng.integers(0, len(used), 500)]
-    codes[: len(used)] = used  # every category of ``used`` occurs
-    expected = pd.Categorical.from_codes(codes, categories).remove_unused_categories()
-    got = _categorical(codes, categories)
-    assert list(got.categories) == [categories[i] for i in used]
-    assert got.categories.equals(expected.categories)
-    np.testing.assert_array_equal(got.codes, expected.codes)
-    assert got.codes.dtype == expected.codes.dtype
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +81,30 @@ def test_blocks_are_their_indicators():
     table = rec.table(pd.period_range("2020-01", periods=5, freq="M"))
     one = table[(table["indicator"] == "group_profit") & (table["t"] == 3)]
     assert np.isclose(one["value"].sum(), rec.data["group_profit"][3].sum()) and (one["value"] != 0).all()
+
+
+def test_table_is_what_pandas_makes_from_the_arrays(model):
+    """The table, built block by block from codes, equals the one made row by row with pandas from the
+    recorded arrays and their labels: every cell of every month (registered victims: the non-zero cells),
+    each label column a categorical of the labels that occur, sorted."""
+    first = model.month_index(model.scenario.output_from)
+    n = len(model.months) - first
+    parts = []
+    for name, (dims, _, _) in INDICATORS.items():
+        flat = model.recorder.data[name][first:].reshape(n, -1)
+        t_idx, cell = np.nonzero(flat) if dims == "registered" else np.indices(flat.shape).reshape(2, -1)
+        part = pd.DataFrame({"t": t_idx + first, "indicator": name, "value": flat[t_idx, cell].astype(np.float64)})
+        coords = np.unravel_index(cell, tuple(len(x) for x in _labels(dims)))
+        for col, labels, at in zip(DIMS[dims], _labels(dims), coords, strict=True):
+            part[col] = np.asarray(labels, dtype=object)[at]
+        parts.append(part)
+    expected = pd.concat(parts, ignore_index=True)
+    period = model.months[expected["t"].to_numpy()]
+    expected.insert(1, "year", period.year.to_numpy().astype(np.int16))
+    expected.insert(2, "month", period.month.to_numpy().astype(np.int8))
+    for col in ("indicator", *COLUMNS):
+        values = expected[col].fillna("all").astype(object) if col in expected else pd.Series("all", index=expected.index)
+        expected[col] = pd.Categorical(values, categories=sorted(set(values)))
+    expected = expected[["t", "year", "month", "indicator", *COLUMNS, "value"]]
+    pd.testing.assert_frame_equal(model.results_table(), expected, check_exact=True)
+

@@ -132,48 +132,70 @@ class Recorder:
         """Tidy long table of months ``first`` onward: one row per month, indicator and breakdown.
 
         Label columns are categoricals built from integer codes (no per-row Python strings), with
-        the categories that occur, in sorted order.
+        the categories that occur, in sorted order (the indicator's too).
+
+        Each indicator's rows are a block of the table: a dense indicator's labels are those of one month's
+        cells repeated month after month, so they are worked out once per cell and the categories that occur
+        are known before any column is built; each column is then written block by block into one array.
         """
         n = self.n_months - first
         vocab = {col: sorted({"all", *(lab for dims in DIMS for c, labs in zip(DIMS[dims], _labels(dims), strict=True)
                                         if c == col for lab in labs)}) for col in COLUMNS}
         where = {col: {lab: i for i, lab in enumerate(vocab[col])} for col in COLUMNS}
-        codes: dict[str, list[np.ndarray]] = {col: [] for col in ("t", "indicator", *COLUMNS, "value")}
-        for k, (name, (dims, _, _)) in enumerate(INDICATORS.items()):
+        used = {col: np.zeros(len(vocab[col]), bool) for col in COLUMNS}
+        blocks = []  # per indicator: its name, months and values, and per column its labels' codes (into vocab)
+        for name, (dims, _, _) in INDICATORS.items():
             flat = self.data[name][first:].reshape(n, -1)
-            if dims == "registered":
-                t_idx, cell = np.nonzero(flat)
-            else:
-                t_idx = np.repeat(np.arange(n), flat.shape[1])
-                cell = np.tile(np.arange(flat.shape[1]), n)
-            codes["t"].append(t_idx + first)
-            codes["indicator"].append(np.full(t_idx.size, k, np.int16))
-            codes["value"].append(flat[t_idx, cell].astype(np.float64))
-            coords = dict(zip(DIMS[dims], np.unravel_index(cell, self.shapes[dims]), strict=True))
+            width = flat.shape[1]
             labels = dict(zip(DIMS[dims], _labels(dims), strict=True))
+            if dims == "registered":  # sparse: the non-zero cells only, month by month
+                nonzero = np.flatnonzero(flat != 0)  # as np.flatnonzero(flat), some 4 times faster on floats
+                t_idx, cell = np.divmod(nonzero, width)
+                value = flat.reshape(-1)[nonzero].astype(np.float64)
+            else:  # every cell of every month, in the order of the rows
+                t_idx, cell = None, np.arange(width)
+                value = flat.astype(np.float64).reshape(-1)
+            if value.size == 0:
+                continue
+            coords = dict(zip(DIMS[dims], np.unravel_index(cell, self.shapes[dims]), strict=True))
+            codes = {}
             for col in COLUMNS:
                 if col in coords:
                     lookup = np.array([where[col][lab] for lab in labels[col]], np.int16)
-                    codes[col].append(lookup[coords[col]])
+                    codes[col] = lookup[coords[col]]  # per cell (dense) or per row (sparse)
+                    used[col][codes[col]] = True
                 else:
-                    codes[col].append(np.full(t_idx.size, where[col]["all"], np.int16))
-        t = np.concatenate(codes["t"])
+                    codes[col] = where[col]["all"]
+                    used[col][codes[col]] = True
+            blocks.append((name, t_idx, width, value, codes))
+        renumber = {col: np.cumsum(used[col], dtype=np.int16) - 1 for col in COLUMNS}
+        indicators = sorted(name for name, *_ in blocks)
+        sizes = [value.size for _, _, _, value, _ in blocks]
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        total = int(bounds[-1])
+        t = np.empty(total, np.int64)
+        indicator = np.empty(total, np.int16)
+        value_col = np.empty(total, np.float64)
+        label_codes = {col: np.empty(total, np.int16) for col in COLUMNS}
+        for (name, t_idx, width, value, codes), lo, hi in zip(blocks, bounds[:-1], bounds[1:], strict=True):
+            if t_idx is None:
+                t[lo:hi].reshape(n, width)[:] = np.arange(first, first + n)[:, None]
+            else:
+                t[lo:hi] = t_idx + first
+            indicator[lo:hi] = indicators.index(name)
+            value_col[lo:hi] = value
+            for col in COLUMNS:
+                new_codes = renumber[col][codes[col]]
+                if np.ndim(new_codes) and t_idx is None:  # one month's cells, every month alike
+                    label_codes[col][lo:hi].reshape(n, width)[:] = new_codes
+                else:
+                    label_codes[col][lo:hi] = new_codes
         # year and month of each of the horizon's months, then per row by its month (not per row from periods)
         df = pd.DataFrame({"t": t, "year": months.year.to_numpy().astype(np.int16)[t],
-                           "month": months.month.to_numpy().astype(np.int8)[t]})
-        df["indicator"] = _categorical(np.concatenate(codes["indicator"]), list(INDICATORS))
-        for col in COLUMNS:
-            df[col] = _categorical(np.concatenate(codes[col]), vocab[col])
-        df["value"] = np.concatenate(codes["value"])
-        df["indicator"] = df["indicator"].cat.reorder_categories(sorted(df["indicator"].cat.categories))
+                           "month": months.month.to_numpy().astype(np.int8)[t],
+                           "indicator": pd.Categorical.from_codes(indicator, indicators)}
+                          | {col: pd.Categorical.from_codes(label_codes[col], [lab for lab, u in
+                                                                                zip(vocab[col], used[col], strict=True) if u])
+                             for col in COLUMNS}
+                          | {"value": value_col}, copy=False)  # the arrays are the table's own
         return df
-
-
-def _categorical(codes: np.ndarray, categories: list[str]) -> pd.Categorical:
-    """The categorical of ``codes`` into ``categories`` with the categories that occur only, in their order:
-    what ``Categorical.from_codes(...).remove_unused_categories()`` gives, by counting codes instead of
-    sorting them."""
-    used = np.flatnonzero(np.bincount(codes, minlength=len(categories)))
-    renumber = np.full(len(categories), -1, codes.dtype)
-    renumber[used] = np.arange(used.size, dtype=codes.dtype)
-    return pd.Categorical.from_codes(renumber[codes], [categories[i] for i in used])
