@@ -107,4 +107,3 @@ def test_table_is_what_pandas_makes_from_the_arrays(model):
         expected[col] = pd.Categorical(values, categories=sorted(set(values)))
     expected = expected[["t", "year", "month", "indicator", *COLUMNS, "value"]]
     pd.testing.assert_frame_equal(model.results_table(), expected, check_exact=True)
-

@@ -85,7 +85,8 @@ def outcomes_from_stats(stats, detail: bool = False) -> pd.DataFrame:
         for col, piece in zip(columns, (outcome, member_state, year, value), strict=True):
             columns[col].append(piece)
 
-    ms_rows, year_rows = list(np.tile(states, years.size)), np.repeat(years, len(states))
+    if detail:  # the rows of one outcome by member state, the same for every outcome
+        ms_rows, year_rows = list(np.tile(states, years.size)), np.repeat(years, len(states))
 
     def add(name: str, per_year_ms: np.ndarray) -> None:  # (years, member states)
         rows([name] * years.size, ["EU"] * years.size, years, np.nansum(per_year_ms, axis=1))
