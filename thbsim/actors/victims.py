@@ -92,12 +92,13 @@ def place_recruits(victims, attrs: dict, groups: np.ndarray, t: int, state: int,
     """Write recruits into free victim rows, each in ``state`` with its group in ``groups``, which counts one
     more victim in that state (``group_count`` per group row, in place: ``CrimeGroups.in_transit`` or
     ``exploiting``); returns their rows and the recruits per (member state x form) cell (``n_cells`` of them)."""
-    from thbsim.kernels import reference
+    if kernels is None:  # the model passes its kernels; imported here only without them (reference imports this module)
+        from thbsim.kernels import reference as kernels
 
     k = attrs["citizenship"].size
     rows = victims.allocate(k)
     since = np.full(k, t, np.int64) if exploited_since is None else np.asarray(exploited_since, np.int64)
-    per_cell = (kernels or reference).write_recruits(
+    per_cell = kernels.write_recruits(
         victims.fields(), rows, state, t, since, attrs["citizenship"], attrs["member_state"], attrs["sex"],
         attrs["age_years"], attrs["form"], attrs["sector"], attrs["channel"], groups, group_count, len(FORMS), N_FORM_SECTOR,
         n_cells)
