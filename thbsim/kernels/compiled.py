@@ -372,12 +372,8 @@ def _victims_month(fields, n_rows, raw, words, moved_group, group_member_state, 
                 if ch > 0:  # identified outside a raid
                     by_group[g] += 1
                     by_cell[c] += 1
-                months_exploited[i] += np.int16(t16 - exploited_since[i])
-                state[i] = IDENTIFIED
-                state_since[i] = t
-                flows[1, c] += 1
-                by_channel[member_state[i] * n_channels + ch] += 1
-                exploiting[g] -= 1
+                _identify(i, t16, months_exploited, exploited_since, state, state_since, flows, c, by_channel,
+                          member_state[i] * n_channels + ch, exploiting, g)
                 identified[n_identified] = i
                 n_identified += 1
             elif (word & LOW_32) < lo_cut[c] or (out and cut_by_cell[c] >= 0.0):  # users' cases may change it
@@ -442,13 +438,8 @@ def _victims_month(fields, n_rows, raw, words, moved_group, group_member_state, 
         i = pending[p] if p < n_pending else n_rows
         while j < picked.size and picked[j] <= i:  # picked rows, pending or not
             r = picked[j]
-            c = cell[r]
-            months_exploited[r] += np.int16(t16 - exploited_since[r])
-            state[r] = IDENTIFIED
-            state_since[r] = t
-            flows[1, c] += 1
-            by_channel[member_state[r] * n_channels + user_report] += 1
-            exploiting[group[r]] -= 1
+            _identify(r, t16, months_exploited, exploited_since, state, state_since, flows, cell[r], by_channel,
+                      member_state[r] * n_channels + user_report, exploiting, group[r])
             through_users[k] = r
             k += 1
             j += 1
@@ -467,6 +458,18 @@ def _follow_group(i, g, group_member_state, form, member_state, cell, hazard_key
     member_state[i] = ms
     cell[i] = ms * n_forms + f
     hazard_key_[i] = _hazard_key(ms, f, sector[i], channel[i], n_form_sector)
+
+
+@jit
+def _identify(i, t16, months_exploited, exploited_since, state, state_since, flows, c, by_channel, channel_at, exploiting,
+              g):
+    # exploited victim i (of cell c and group g) identified: its episode ends, counted by cell and by channel
+    months_exploited[i] += np.int16(t16 - exploited_since[i])
+    state[i] = IDENTIFIED
+    state_since[i] = t16
+    flows[1, c] += 1
+    by_channel[channel_at] += 1
+    exploiting[g] -= 1
 
 
 @jit
