@@ -1047,37 +1047,73 @@ def test_free_group_rows(rng):
     assert 200 < compiled.free_group_rows(alive, *pending, died, 40, u).size < u
 
 
-def test_group_sums(rng):
-    keys = rng.integers(-1, N_STATES * NF, 6000)
-    floats = rng.standard_normal((4, 6000)) * 1e6
-    # arrays of mixed dtypes, as the monthly records pass them (flags, counts, amounts)
-    weights = (*floats, floats[0] > 0, rng.integers(0, 50, 6000))
-    out = compiled.group_sums(keys, weights, N_STATES * NF)
-    np.testing.assert_array_equal(reference.group_sums(keys, weights, N_STATES * NF), out)
-    use = keys >= 0
-    expected = np.array([w[use].astype(np.float64).sum() for w in weights])
-    np.testing.assert_allclose(out.sum(axis=1), expected, rtol=1e-9)
-    assert out.shape == (6, N_STATES * NF)
-    assert out[4].sum() == np.count_nonzero(use & (floats[0] > 0))
+def _group_month(rng, u: int, u2: int) -> dict:
+    """Inputs of ``group_records`` as the step passes them: flags, counts and amounts of the groups before entry
+    (``u`` rows, runs of equal cells), the groups after entry (``u2`` rows), entrants among the rows."""
+    ms = np.sort(rng.integers(0, N_STATES, u2)).astype(np.int16)  # neighbouring rows often share a cell
+    form = rng.integers(0, NF, u2).astype(np.int8)
+    amounts = np.where(rng.random((4, u)) < 0.7, rng.standard_normal((4, u)) * 1e5, 0.0)
+    amounts[rng.random((4, u)) < 0.1] = -0.0
+    gcell = ms[:u].astype(np.int64) * NF + form[:u]
+    if u:
+        cell0 = np.flatnonzero(gcell == gcell[0])
+        amounts[1, cell0] = -0.0
+        amounts[1, cell0[:2]] = [2.5, -2.5]  # a cell whose profit cancels to zero, its other rows -0.0
+        amounts[2, u // 2] = np.nan
+    return {
+        "gms": ms[:u], "gcell": gcell,
+        "investigated": rng.random(u) < 0.05, "raided": rng.random(u) < 0.02, "frozen": np.where(amounts[3] > 0, amounts[3], 0.0),
+        "suspects": (rng.random(u) < 0.05) * rng.integers(1, 5, u), "prosecuted": (rng.random(u) < 0.02) * rng.integers(1, 3, u),
+        "convicted": (rng.random(u) < 0.01) * rng.integers(1, 3, u),
+        "dismantled": np.flatnonzero(rng.random(u) < 0.03), "revenue": np.abs(amounts[0]), "profit": amounts[1],
+        "spending": amounts[2], "alive": rng.random(u2) < 0.8, "member_state": ms, "form": form,
+        "members": rng.integers(0, 12, u2), "assets": rng.standard_normal(u2) * 1e6,
+        "entrants": rng.permutation(np.flatnonzero(rng.random(u2) < 0.02)),
+    }
 
 
-def test_group_sums_sparse_weights_bit_for_bit(rng):
-    # the compiled kernel does not add zeros: sums must still equal bincount's bit for bit, signs of zero
-    # included (sums that cancel, weights of -0.0, mostly-zero flags and counts, a NaN)
-    keys = np.sort(rng.integers(-1, 12, 4000))  # runs of equal keys, as neighbouring group rows often have
-    sparse = np.where(rng.random(4000) < 0.05, rng.standard_normal(4000), 0.0)
-    sparse[rng.random(4000) < 0.3] = -0.0
-    cancel = np.zeros(4000)
-    pairs = np.flatnonzero(keys == 3)
-    pairs = pairs[: pairs.size // 2 * 2]
-    cancel[pairs] = np.tile([1.5, -1.5], pairs.size // 2)  # key 3 sums to exactly zero
-    with_nan = sparse.copy()
-    with_nan[np.flatnonzero(keys == 5)[:1]] = np.nan
-    weights = (sparse, cancel, with_nan, sparse > 0, rng.integers(0, 2, 4000) * (rng.random(4000) < 0.1))
-    out = compiled.group_sums(keys, weights, 12)
-    expected = reference.group_sums(keys, weights, 12)
-    assert out.tobytes() == expected.tobytes()
-    assert np.isnan(out[2, 5]) and out[1, 3] == 0.0 and not np.signbit(out[1]).any()
+def _group_records(kern, inputs: dict) -> tuple[np.ndarray, ...]:
+    n_cells = N_STATES * NF
+    outs = (np.full((6, N_STATES), 7.0), np.full((5, n_cells), 7.0), np.full((3, n_cells), 7.0), np.full(n_cells, 7.0),
+            np.full(n_cells, 7.0))  # the kernels overwrite whatever the arrays held
+    kern.group_records(*inputs.values(), NF, *outs)
+    return outs
+
+
+@pytest.mark.parametrize(("u", "u2"), [(3000, 3000), (3000, 3100), (0, 40), (0, 0)])
+def test_group_records(rng, u, u2):
+    """The month's sums over group rows: both implementations alike bit for bit (signs of zero, a sum that
+    cancels and a NaN included), and each sum what adding the rows one by one in order gives."""
+    inputs = _group_month(rng, u, u2)
+    out = _group_records(compiled, inputs)
+    expected = _group_records(reference, inputs)
+    for x, y in zip(out, expected, strict=True):
+        assert x.tobytes() == y.tobytes()
+    by_ms, flows, stocks, entered, entry_capital = out
+    check_ms, check_flows, check_stocks = np.zeros_like(by_ms), np.zeros_like(flows), np.zeros_like(stocks)
+    check_entered, check_capital = np.zeros_like(entered), np.zeros_like(entry_capital)
+    x = inputs
+    gone = np.isin(np.arange(u), x["dismantled"])
+    for i in range(u):
+        m, c = x["gms"][i], x["gcell"][i]
+        for k, w in enumerate((x["investigated"], x["raided"], x["frozen"] > 0, x["suspects"], x["prosecuted"], x["convicted"])):
+            check_ms[k, m] += w[i]
+        for k, w in enumerate((gone, x["revenue"], x["profit"], x["spending"], x["frozen"])):
+            check_flows[k, c] += w[i]
+    for i in np.flatnonzero(x["alive"]):
+        c = int(x["member_state"][i]) * NF + x["form"][i]
+        check_stocks[:, c] += (1.0, x["members"][i], x["assets"][i])
+    for e in x["entrants"]:
+        c = int(x["member_state"][e]) * NF + x["form"][e]
+        check_entered[c] += 1
+        check_capital[c] += x["assets"][e]
+    for got, want in zip(out, (check_ms, check_flows, check_stocks, check_entered, check_capital), strict=True):
+        assert got.tobytes() == want.tobytes()
+    if u:
+        zero = flows[2] == 0
+        assert np.isnan(flows[3]).sum() == 1 and zero[x["gcell"][0]] and not np.signbit(flows[2][zero]).any()
+        assert flows[0].sum() == x["dismantled"].size and by_ms[0].sum() == x["investigated"].sum()
+    assert stocks[0].sum() == x["alive"].sum() and entered.sum() == x["entrants"].size
 
 
 def test_write_recruits(rng):
@@ -1163,16 +1199,6 @@ def test_owners(rng):
     assert (np.diff(out) >= 0).all() and out[:10].tolist() == [1, 1, 1, 4, 4, 4, 4, 4, 4, 4]
     for few in (np.zeros(0, np.int64), np.zeros(4, np.int64), np.array([2, 0, 0]), np.array([0, 0, 1]), np.array([5])):
         _assert_same(reference.owners(few), compiled.owners(few))
-
-
-def test_live_cells(rng):
-    alive = rng.random(2000) < 0.8
-    member_state = rng.integers(0, N_STATES, 2000).astype(np.int16)
-    form = rng.integers(0, NF, 2000).astype(np.int8)
-    out = compiled.live_cells(alive, member_state, form, NF)
-    _assert_same(reference.live_cells(alive, member_state, form, NF), out)
-    assert (out[~alive] == -1).all()
-    np.testing.assert_array_equal(out[alive], member_state[alive].astype(np.int64) * NF + form[alive])
 
 
 def test_retraffick_and_update_stocks(rng):

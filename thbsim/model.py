@@ -118,6 +118,7 @@ class TraffickingModel(mesa.Model):
         self.jit_share = np.zeros(n)  # share of cross-border cases worked by joint investigation teams
         self.cross_border_share = np.zeros(n)  # share of exploited victims who are foreign (when teams work)
         self.lever_cost = np.zeros((n, len(LEVER_KINDS)))
+        self._group_ms = np.zeros((6, n))  # the month's sums over groups by member state (kernels.group_records)
         self.warmup_months = max(0, self.month_index(scenario.output_from))  # rows are compacted only before
         self._initialise()
         self._baseline_policy = {(obj, name): getattr(self._policy_owner(obj), name).copy()
@@ -303,15 +304,17 @@ class TraffickingModel(mesa.Model):
         # stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)
         kern.update_stocks(self._stocks, recruited, retrafficked, fl)
 
-        # sums over groups by member state and by cell (kernels.group_sums)
-        investigations_ms, raids_ms, frozen_groups_ms, suspects_ms, prosecuted_ms, convicted_ms = kern.group_sums(
-            gms, (investigated, raided, frozen > 0, suspects, prosecuted, convicted), n)
-        gone = np.zeros(u)
-        gone[dismantled] = 1.0
-        # by the cells of step 3 (after relocation): rows entrants took over since carried no amounts this month
-        # (groups dismantled, revenue, profit, spending, assets frozen: the block "group_flows")
-        blocks["group_flows"][t] = kern.group_sums(gcell, (gone, revenue, profit, spending, frozen), n * NF).reshape(
-            -1, n, NF)
+        # sums over groups (kernels.group_records), written into the month's records: by member state (investigated,
+        # raided, assets frozen, suspects, prosecuted, convicted); by the cells of step 3, after relocation (dismantled,
+        # revenue, profit, spending, assets frozen: the block "group_flows"; rows entrants took over since carried no
+        # amounts this month); living groups, members and assets after entry (the block "group_stocks"); entrants
+        by_ms, u2 = self._group_ms, g.used
+        kern.group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted, convicted, dismantled, revenue,
+                           profit, spending, g.alive[:u2], g.member_state[:u2], g.form[:u2], g.members[:u2], g.assets[:u2],
+                           entrants, NF, by_ms, blocks["group_flows"][t].reshape(5, -1),
+                           blocks["group_stocks"][t].reshape(3, -1), rec["groups_entered"][t].reshape(-1),
+                           rec["entry_capital"][t].reshape(-1))
+        investigations_ms, raids_ms, frozen_groups_ms, suspects_ms, prosecuted_ms, convicted_ms = by_ms
         identified_ms = fl[1].reshape(n, NF)
         blocks["stocks"][t] = self._stocks[STOCKS_RECORDED].reshape(-1, n, NF)
         for name, value in flows.items():
@@ -325,13 +328,6 @@ class TraffickingModel(mesa.Model):
         rec["user_convictions"][t] = user_c
         rec["investigations"][t] = investigations_ms
         rec["raids"][t] = raids_ms
-        ent_cells = g.member_state[entrants].astype(np.int64) * NF + g.form[entrants]
-        rec["groups_entered"][t] = np.bincount(ent_cells, minlength=n * NF).reshape(n, NF)
-        rec["entry_capital"][t] = np.bincount(ent_cells, weights=g.assets[entrants], minlength=n * NF).reshape(n, NF)
-        # stocks of groups after entry (new groups included)
-        u2 = g.used
-        blocks["group_stocks"][t] = kern.group_sums(  # groups active, members, assets
-            g.live_cells(), (g.alive[:u2], g.members[:u2], g.assets[:u2]), n * NF).reshape(-1, n, NF)
         rec["assets_confiscated"][t] = confiscated
         rec["users"][t] = self.demand.users
         rec["knowing_users"][t] = self.demand.knowing_users

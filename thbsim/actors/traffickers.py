@@ -16,7 +16,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from thbsim.geography import FORMS
 from thbsim.money import reference_revenue
 
 
@@ -126,11 +125,6 @@ class CrimeGroups:
         new_row[keep] = np.arange(k)
         self.used = k
         return new_row
-
-    def live_cells(self) -> np.ndarray:
-        """Each group row's (member state x form) cell, -1 for dismantled groups (keys for sums over living groups)."""
-        u = self.used
-        return self.kernels.live_cells(self.alive[:u], self.member_state[:u], self.form[:u], len(FORMS))
 
     def view(self, name: str) -> np.ndarray:
         return getattr(self, name)[: self.used]

@@ -8,7 +8,6 @@ import functools
 import numba as nb
 import numpy as np
 from llvmlite import ir
-from numba import literal_unroll
 from numba.core import cgutils, types
 from numba.experimental import structref
 from numba.extending import intrinsic, overload
@@ -1460,21 +1459,44 @@ def free_group_rows(alive, pending_decision, pending_trial, died, t, n):
 
 
 @jit
-def group_sums(keys, weights, n_keys):
-    # weights: a tuple of arrays of any numeric dtypes (no stacking into one float array first)
-    # Most weights are zero on most rows (raids, suspects, convictions): a zero is not added. That changes no
-    # sum: each starts at +0.0, and adding nonzero numbers never gives -0.0, the one value x + 0.0 changes.
-    # Skipping also spares the wait on the previous addition to the same key (neighbouring rows often share one).
-    out = np.zeros((len(weights), n_keys))
-    k = 0
-    for w in literal_unroll(weights):
-        for i in range(keys.size):  # each sum in ascending row order, as bincount's
-            key = keys[i]
-            value = w[i]
-            if key >= 0 and value != 0:
-                out[k, key] += value
-        k += 1
-    return out
+def group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted, convicted, dismantled, revenue,
+                  profit, spending, alive, member_state, form, members, assets, entrants, n_forms, by_ms, flows,
+                  stocks, entered, entry_capital):
+    # one pass over the group rows for the eleven sums by member state and by cell, which interleave (each
+    # waits only for the previous addition to its own sum); every value added, zeros too, in row order: the
+    # reference's bincounts' additions, so the same sums bit for bit
+    by_ms[:] = 0.0
+    flows[:] = 0.0
+    stocks[:] = 0.0
+    entered[:] = 0.0
+    entry_capital[:] = 0.0
+    for j in range(dismantled.size):  # counts: exact in any order
+        flows[0, gcell[dismantled[j]]] += 1.0
+    for i in range(gcell.size):
+        m = gms[i]
+        f = frozen[i]
+        by_ms[0, m] += investigated[i]
+        by_ms[1, m] += raided[i]
+        by_ms[2, m] += f > 0
+        by_ms[3, m] += suspects[i]
+        by_ms[4, m] += prosecuted[i]
+        by_ms[5, m] += convicted[i]
+        c = gcell[i]
+        flows[1, c] += revenue[i]
+        flows[2, c] += profit[i]
+        flows[3, c] += spending[i]
+        flows[4, c] += f
+    for i in range(alive.size):
+        if alive[i]:
+            c = np.int64(member_state[i]) * n_forms + form[i]
+            stocks[0, c] += 1.0
+            stocks[1, c] += members[i]
+            stocks[2, c] += assets[i]
+    for j in range(entrants.size):
+        e = entrants[j]
+        c = np.int64(member_state[e]) * n_forms + form[e]
+        entered[c] += 1.0
+        entry_capital[c] += assets[e]
 
 
 @jit
@@ -1574,11 +1596,3 @@ def owners(counts):
     for k in range(1, total):
         out[k] = max(out[k], out[k - 1])
     return out[:total]
-
-
-@jit
-def live_cells(alive, member_state, form, n_forms):
-    out = np.empty(alive.size, np.int64)
-    for i in range(alive.size):
-        out[i] = np.int64(member_state[i]) * n_forms + form[i] if alive[i] else -1
-    return out

@@ -26,10 +26,10 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 __all__ = ["victims_month", "move_stocks", "first_free", "pick_lowest", "recruit_attributes",
            "desired_recruits", "entry_means", "entrants", "freeze_assets", "group_money", "market_margin", "investigate",
            "open_investigations", "courts",
-           "group_courts", "pooled_courts", "user_cases", "member_changes", "group_sums", "turnover", "demand_turnover",
+           "group_courts", "pooled_courts", "user_cases", "member_changes", "group_records", "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "register", "free_group_rows", "binomial_inversion", "poisson_band", "poisson_at",
-           "member_join_draws", "recruit_draws", "raids_decided", "retraffick", "update_stocks", "owners", "live_cells",
+           "member_join_draws", "recruit_draws", "raids_decided", "retraffick", "update_stocks", "owners",
            "generator_handle", "user_case_cuts"]
 MAX_INVERSION_N = 1000
 """Largest count a binomial drawn by inversion may have (so that (1 - p)^n, p <= 1/2, stays a normal double)."""
@@ -829,15 +829,34 @@ def free_group_rows(alive, pending_decision, pending_trial, died, t: int, n: int
     return np.flatnonzero(free)[:n]
 
 
-def group_sums(keys, weights, n_keys: int) -> np.ndarray:
-    """Sums of each array of ``weights`` (a tuple of k arrays, one entry per row, any numeric dtype) by key
-    (member state or cell of each row); rows with a negative key are left out. Returns k x ``n_keys``;
-    each sum runs over the rows in ascending order."""
-    use = keys >= 0
-    if use.all():
-        return np.stack([np.bincount(keys, weights=w, minlength=n_keys) for w in weights])
-    keys = keys[use]
-    return np.stack([np.bincount(keys, weights=w[use], minlength=n_keys) for w in weights])
+def group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted, convicted, dismantled, revenue,
+                  profit, spending, alive, member_state, form, members, assets, entrants, n_forms: int, by_ms, flows,
+                  stocks, entered, entry_capital) -> None:
+    """The month's sums over group rows, written into the arrays given (the recorder's month, and the model's):
+
+    - ``by_ms`` (6 x member states): groups investigated, raided, with assets frozen, suspects, prosecuted,
+      convicted, over the rows of ``gms`` (each row's member state) by member state;
+    - ``flows`` (5 x cells): groups dismantled (the rows ``dismantled``), revenue, profit, spending and assets
+      frozen, over the same rows by ``gcell`` (each row's cell);
+    - ``stocks`` (3 x cells): living groups, their members and assets, over the rows of ``alive`` by their cell;
+    - ``entered`` and ``entry_capital`` (cells): the new groups (rows ``entrants``) and their assets.
+
+    Every sum adds its rows' values in ascending row order (the entrants in their order), as ``np.bincount``.
+    """
+    n_ms, n_cells = by_ms.shape[1], flows.shape[1]
+    for k, w in enumerate((investigated, raided, frozen > 0, suspects, prosecuted, convicted)):
+        by_ms[k] = np.bincount(gms, weights=w, minlength=n_ms)
+    gone = np.zeros(gcell.size)
+    gone[dismantled] = 1.0
+    for k, w in enumerate((gone, revenue, profit, spending, frozen)):
+        flows[k] = np.bincount(gcell, weights=w, minlength=n_cells)
+    live = np.flatnonzero(alive)
+    cells = member_state[live].astype(np.int64) * n_forms + form[live]
+    for k, w in enumerate((alive, members, assets)):
+        stocks[k] = np.bincount(cells, weights=w[live], minlength=n_cells)
+    cells = member_state[entrants].astype(np.int64) * n_forms + form[entrants]
+    entered[:] = np.bincount(cells, minlength=n_cells)
+    entry_capital[:] = np.bincount(cells, weights=assets[entrants], minlength=n_cells)
 
 
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
@@ -888,8 +907,3 @@ def stratum_cdf(pool, success, link, susceptibility):
 def owners(counts) -> np.ndarray:
     """Each row's index, as many times as its count (the owner of every recruit, rows ascending)."""
     return np.repeat(np.arange(counts.size), counts)
-
-
-def live_cells(alive, member_state, form, n_forms: int) -> np.ndarray:
-    """Each group row's (member state x form) cell, -1 for the dismantled (keys of sums over living groups)."""
-    return np.where(alive, member_state.astype(np.int64) * n_forms + form, -1)
