@@ -1074,10 +1074,10 @@ def _group_month(rng, u: int, u2: int) -> dict:
 
 def _group_records(kern, inputs: dict) -> tuple[np.ndarray, ...]:
     n_cells = N_STATES * NF
-    outs = (np.full((6, N_STATES), 7.0), np.full((5, n_cells), 7.0), np.full((3, n_cells), 7.0), np.full(n_cells, 7.0),
-            np.full(n_cells, 7.0))  # the kernels overwrite whatever the arrays held
-    kern.group_records(*inputs.values(), NF, *outs)
-    return outs
+    outs = {"by_ms": np.full((6, N_STATES), 7.0), "flows": np.full((5, n_cells), 7.0), "stocks": np.full((3, n_cells), 7.0),
+            "entered": np.full(n_cells, 7.0), "entry_capital": np.full(n_cells, 7.0)}  # overwritten, whatever they held
+    kern.group_records(**inputs, n_forms=NF, **outs)
+    return tuple(outs.values())
 
 
 @pytest.mark.parametrize(("u", "u2"), [(3000, 3000), (3000, 3100), (0, 40), (0, 0)])

@@ -1470,7 +1470,7 @@ def group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted
     stocks[:] = 0.0
     entered[:] = 0.0
     entry_capital[:] = 0.0
-    for j in range(dismantled.size):  # counts: exact in any order
+    for j in range(dismantled.size):  # distinct rows; counts, exact in any order
         flows[0, gcell[dismantled[j]]] += 1.0
     for i in range(gcell.size):
         m = gms[i]

@@ -836,7 +836,7 @@ def group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted
 
     - ``by_ms`` (6 x member states): groups investigated, raided, with assets frozen, suspects, prosecuted,
       convicted, over the rows of ``gms`` (each row's member state) by member state;
-    - ``flows`` (5 x cells): groups dismantled (the rows ``dismantled``), revenue, profit, spending and assets
+    - ``flows`` (5 x cells): groups dismantled (the rows ``dismantled``, distinct), revenue, profit, spending and assets
       frozen, over the same rows by ``gcell`` (each row's cell);
     - ``stocks`` (3 x cells): living groups, their members and assets, over the rows of ``alive`` by their cell;
     - ``entered`` and ``entry_capital`` (cells): the new groups (rows ``entrants``) and their assets.
