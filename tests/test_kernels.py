@@ -1116,6 +1116,50 @@ def test_group_records(rng, u, u2):
     assert stocks[0].sum() == x["alive"].sum() and entered.sum() == x["entrants"].size
 
 
+def test_group_cells(rng):
+    """Each group's victims held (none for a dismantled group), its cell and a recruit's cost there."""
+    u = 3000
+    alive = rng.random(u) < 0.8
+    exploiting = rng.integers(0, 20, u)
+    member_state = rng.integers(0, N_STATES, u).astype(np.int16)
+    form = rng.integers(0, NF, u).astype(np.int8)
+    cost_per_cell = rng.random(N_STATES * NF) * 1e3
+    held = {name: np.full(u + 5, -1, np.int64) for name in ("compiled", "reference")}
+    out = compiled.group_cells(alive, exploiting, member_state, form, NF, cost_per_cell, held["compiled"][:u])
+    expected = reference.group_cells(alive, exploiting, member_state, form, NF, cost_per_cell, held["reference"][:u])
+    _assert_same(expected, out)
+    np.testing.assert_array_equal(held["compiled"], held["reference"])
+    cell, cost = out
+    np.testing.assert_array_equal(cell, member_state.astype(np.int64) * NF + form)
+    np.testing.assert_array_equal(cost, cost_per_cell[cell])
+    assert (held["compiled"][:u][~alive] == 0).all() and (held["compiled"][:u][alive] == exploiting[alive]).all()
+    assert (held["compiled"][u:] == -1).all()  # only the rows given
+
+
+def test_close_books(rng):
+    """Dismantled groups' assets go to their members (spending), the ledger takes frozen and closing assets."""
+    u = 2000
+    state = {}
+    for name, kern in (("compiled", compiled), ("reference", reference)):
+        r = np.random.default_rng(3)
+        assets, spending = r.standard_normal(u + 10) * 1e5, r.random(u) * 1e3
+        frozen = np.where(r.random(u) < 0.1, r.random(u) * 1e4, 0.0)
+        ledger_frozen, ledger_closing = np.full(u, 7.0), np.full(u, 7.0)
+        dismantled = np.flatnonzero(r.random(u) < 0.05)
+        before = assets.copy(), spending.copy()
+        kern.close_books(dismantled, assets[:u], spending, frozen, ledger_frozen, ledger_closing)
+        state[name] = (assets, spending, ledger_frozen, ledger_closing)
+    for x, y in zip(state["compiled"], state["reference"], strict=True):
+        assert x.tobytes() == y.tobytes()
+    assets, spending, ledger_frozen, ledger_closing = state["compiled"]
+    np.testing.assert_array_equal(spending[dismantled], before[1][dismantled] + before[0][dismantled])
+    assert (assets[dismantled] == 0).all() and (assets[u:] == before[0][u:]).all()
+    np.testing.assert_array_equal(ledger_frozen, frozen)
+    np.testing.assert_array_equal(ledger_closing, assets[:u])
+    kept = np.setdiff1d(np.arange(u), dismantled)
+    np.testing.assert_array_equal(spending[kept], before[1][kept])
+
+
 def test_write_recruits(rng):
     from thbsim.actors.enforcement import N_FORM_SECTOR
     from thbsim.population import Victims

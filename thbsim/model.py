@@ -220,7 +220,6 @@ class TraffickingModel(mesa.Model):
             self.recorder.blocks["moves"][t] = kern.move_stocks(
                 moved_rows, old_ms, g.member_state, g.form, g.in_transit, g.exploiting, NF, self._stocks).reshape(-1, n, NF)
         exploited = self._exploited_start = self._stocks[EXPLOITED].reshape(n, NF).astype(float)
-        np.multiply(g.exploiting[:u], g.alive[:u], out=g.held[:u])  # victims of a dismantled group earn it nothing
 
         # 2. demand (employers see this month's inspection risk)
         self.demand.inspection_risk = enf.yearly_inspection_risk()
@@ -229,8 +228,9 @@ class TraffickingModel(mesa.Model):
         # (the at-risk pools move first: groups see how hard recruiting is this month)
         self.recruitment.step_pools()
         self._prepare_recruitment()
-        gcell = g.member_state[:u].astype(np.int64) * NF + g.form[:u]
-        cost_per_recruit = self.cost_per_recruit[gcell]
+        # the victims each group holds (none for a dismantled group: they earn it nothing), its cell, a recruit's cost
+        gcell, cost_per_recruit = kern.group_cells(g.alive[:u], g.exploiting[:u], g.member_state[:u], g.form[:u], NF,
+                                                   self.cost_per_recruit, g.held[:u])
         wanted = g.desired_recruits(self.demand.price, self.ident_hazard, enf.finance_rate, enf.freeze_share,
                                     cost_per_recruit)
         # 4. recruitment (recruits are placed in rows at the end of the month)
@@ -294,10 +294,8 @@ class TraffickingModel(mesa.Model):
 
         # 10. groups grow, shrink, enter; costs and records
         dismantled = g.update_members(t)
-        spending[dismantled] += g.assets[dismantled]  # members keep what is left (or its debts)
-        g.assets[dismantled] = 0.0
-        ledger["frozen"][:] = frozen
-        ledger["closing"][:] = g.assets[:u]
+        # members of dismantled groups keep what is left (or its debts); the ledger's frozen and closing assets
+        kern.close_books(dismantled, g.assets[:u], spending, frozen, ledger["frozen"], ledger["closing"])
         entrants = g.entry(self.demand.capacity, exploited, self.market_margin(), t)
         recruited = place_recruits(v, attrs, owner, t, RECRUITED, n * NF, g.in_transit, kernels=self.kernels)[1]
         flows["recruited"] = recruited.reshape(n, NF)

@@ -1459,6 +1459,31 @@ def free_group_rows(alive, pending_decision, pending_trial, died, t, n):
 
 
 @jit
+def group_cells(alive, exploiting, member_state, form, n_forms, cost_per_cell, held):
+    # one pass instead of four numpy statements over the group rows
+    u = alive.size
+    cell = np.empty(u, np.int64)
+    cost = np.empty(u)
+    for i in range(u):
+        held[i] = exploiting[i] * alive[i]
+        c = np.int64(member_state[i]) * n_forms + form[i]
+        cell[i] = c
+        cost[i] = cost_per_cell[c]
+    return cell, cost
+
+
+@jit
+def close_books(dismantled, assets, spending, frozen, ledger_frozen, ledger_closing):
+    for j in range(dismantled.size):  # distinct rows
+        i = dismantled[j]
+        spending[i] += assets[i]
+        assets[i] = 0.0
+    for i in range(ledger_closing.size):
+        ledger_frozen[i] = frozen[i]
+        ledger_closing[i] = assets[i]
+
+
+@jit
 def group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted, convicted, dismantled, revenue,
                   profit, spending, alive, member_state, form, members, assets, entrants, n_forms, by_ms, flows,
                   stocks, entered, entry_capital):

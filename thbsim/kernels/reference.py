@@ -26,7 +26,8 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED,
 __all__ = ["victims_month", "move_stocks", "first_free", "pick_lowest", "recruit_attributes",
            "desired_recruits", "entry_means", "entrants", "freeze_assets", "group_money", "market_margin", "investigate",
            "open_investigations", "courts",
-           "group_courts", "pooled_courts", "user_cases", "member_changes", "group_records", "turnover", "demand_turnover",
+           "group_courts", "pooled_courts", "user_cases", "member_changes", "group_records", "group_cells", "close_books",
+           "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "register", "free_group_rows", "binomial_inversion", "poisson_band", "poisson_at",
            "member_join_draws", "recruit_draws", "raids_decided", "retraffick", "update_stocks", "owners",
@@ -827,6 +828,25 @@ def free_group_rows(alive, pending_decision, pending_trial, died, t: int, n: int
     least two months ago (its victims have been dealt with) and with no case pending."""
     free = ~alive & (pending_decision == 0) & (pending_trial == 0) & (died <= t - 2)
     return np.flatnonzero(free)[:n]
+
+
+def group_cells(alive, exploiting, member_state, form, n_forms: int, cost_per_cell, held):
+    """The groups' month begins: the victims each group holds (``held``, in place: those it exploits, none for a
+    dismantled group, whose victims earn it nothing); returns each group's (member state x form) cell and the cost
+    of a recruit there (from ``cost_per_cell``)."""
+    np.multiply(exploiting, alive, out=held)
+    cell = member_state.astype(np.int64) * n_forms + form
+    return cell, cost_per_cell[cell]
+
+
+def close_books(dismantled, assets, spending, frozen, ledger_frozen, ledger_closing) -> None:
+    """The groups' month ends: the members of the groups ``dismantled`` (distinct rows) keep what is left (or
+    its debts), counted as the group's spending, and its assets go to zero; the ledger takes the assets frozen and
+    the closing assets (in place)."""
+    spending[dismantled] += assets[dismantled]
+    assets[dismantled] = 0.0
+    ledger_frozen[:] = frozen
+    ledger_closing[:] = assets[: ledger_closing.size]
 
 
 def group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted, convicted, dismantled, revenue,
