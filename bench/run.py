@@ -39,9 +39,10 @@ clone) numba compiles them there and no measured process pays the compilation's 
 6. sweep throughput: full-scale runs per hour with 1 and 2 worker processes (8 runs, quick: 2; the last
    run's finish decides a sweep's time, so with fewer runs one slow run moves the efficiency by a tenth),
    the best of five sweeps each (quick: one), in rounds of a 1- and a 2-worker sweep next to each other (1, 2,
-   then 2, 1, ...); the parallel efficiency is the median over the rounds of each round's own ratio, which
-   sees the machine alike on both sides (the ratio of the best sweeps, printed beside, pairs sweeps from
-   different spells of a shared machine: on one it measured 78 % and 108 % twenty minutes apart);
+   then 2, 1, ...); the parallel efficiency is the median over the rounds of each round's own ratio, so that
+   one fast spell that only one side met does not decide it (the ratio of the best sweeps, printed beside,
+   measured 78 % and 108 % twenty minutes apart on a shared machine; the rounds of one run there still
+   ranged from 70 % to 107 %);
 7. a profile (cProfile) of the months after the warm-up at scale 1 and 16 (quick: 0.25 and 4):
    the month's time by function called from ``TraffickingModel.step``, to show what to optimise next;
    and, without the profiler, the month's time inside the compiled kernels and outside them.
