@@ -163,10 +163,9 @@ class Recorder:
                 if col in coords:
                     lookup = np.array([where[col][lab] for lab in labels[col]], np.int16)
                     codes[col] = lookup[coords[col]]  # per cell (dense) or per row (sparse)
-                    used[col][codes[col]] = True
                 else:
                     codes[col] = where[col]["all"]
-                    used[col][codes[col]] = True
+                used[col][codes[col]] = True
             blocks.append((name, t_idx, width, value, codes))
         renumber = {col: np.cumsum(used[col], dtype=np.int16) - 1 for col in COLUMNS}
         indicators = sorted(name for name, *_ in blocks)
