@@ -1139,25 +1139,24 @@ def test_group_cells(rng):
 def test_close_books(rng):
     """Dismantled groups' assets go to their members (spending), the ledger takes frozen and closing assets."""
     u = 2000
+    assets, spending = rng.standard_normal(u + 10) * 1e5, rng.random(u) * 1e3
+    frozen = np.where(rng.random(u) < 0.1, rng.random(u) * 1e4, 0.0)
+    dismantled = np.flatnonzero(rng.random(u) < 0.05)
     state = {}
-    for name, kern in (("compiled", compiled), ("reference", reference)):
-        r = np.random.default_rng(3)
-        assets, spending = r.standard_normal(u + 10) * 1e5, r.random(u) * 1e3
-        frozen = np.where(r.random(u) < 0.1, r.random(u) * 1e4, 0.0)
-        ledger_frozen, ledger_closing = np.full(u, 7.0), np.full(u, 7.0)
-        dismantled = np.flatnonzero(r.random(u) < 0.05)
-        before = assets.copy(), spending.copy()
-        kern.close_books(dismantled, assets[:u], spending, frozen, ledger_frozen, ledger_closing)
-        state[name] = (assets, spending, ledger_frozen, ledger_closing)
-    for x, y in zip(state["compiled"], state["reference"], strict=True):
+    for kern in (compiled, reference):  # each on its own copies of the same inputs
+        after = assets.copy(), spending.copy(), np.full(u, 7.0), np.full(u, 7.0)
+        kern.close_books(dismantled, after[0][:u], after[1], frozen, after[2], after[3])
+        state[kern] = after
+    for x, y in zip(state[compiled], state[reference], strict=True):
         assert x.tobytes() == y.tobytes()
-    assets, spending, ledger_frozen, ledger_closing = state["compiled"]
-    np.testing.assert_array_equal(spending[dismantled], before[1][dismantled] + before[0][dismantled])
-    assert (assets[dismantled] == 0).all() and (assets[u:] == before[0][u:]).all()
+    assets_after, spending_after, ledger_frozen, ledger_closing = state[compiled]
+    np.testing.assert_array_equal(spending_after[dismantled], spending[dismantled] + assets[dismantled])
+    assert (assets_after[dismantled] == 0).all() and (assets_after[u:] == assets[u:]).all()
     np.testing.assert_array_equal(ledger_frozen, frozen)
-    np.testing.assert_array_equal(ledger_closing, assets[:u])
+    np.testing.assert_array_equal(ledger_closing, assets_after[:u])
     kept = np.setdiff1d(np.arange(u), dismantled)
-    np.testing.assert_array_equal(spending[kept], before[1][kept])
+    np.testing.assert_array_equal(spending_after[kept], spending[kept])
+    np.testing.assert_array_equal(assets_after[kept], assets[kept])
 
 
 def test_write_recruits(rng):
