@@ -1159,6 +1159,60 @@ def test_close_books(rng):
     np.testing.assert_array_equal(assets_after[kept], assets[kept])
 
 
+def test_record_month(rng):
+    """The month's records by member state and its social cost: both implementations alike bit for bit (a row of
+    -0.0 and a NaN included), each row what the step's quantities give, the social cost what the cost study's unit
+    costs give."""
+    from thbsim.money import COST_CATEGORIES, CostLedger
+    from thbsim.params import ParamSet
+    from thbsim.recorder import BLOCKS
+
+    n, n_sectors = N_STATES, 7
+    by_ms = rng.random((6, n)) * 50
+    by_ms[3, 0] = np.nan
+    x = dict(orphan_prosecuted=rng.integers(0, 9, n), orphan_convicted=rng.integers(0, 9, n),
+             user_suspects=rng.integers(0, 9, n), user_prosecutions=rng.integers(0, 9, n),
+             user_convictions=rng.integers(0, 9, n), confiscated=rng.random(n) * 1e6, users=rng.integers(0, 10**6, n),
+             knowing_users=rng.integers(0, 10**4, n), employers=rng.integers(0, 500, (n, n_sectors)),
+             workers=rng.random((n, n_sectors)) * 1e5, coverage=rng.random((n, n_sectors)) * 1e-2,
+             extra_coverage=rng.random((n, n_sectors)) * 1e-3, identified=rng.integers(0, 30, n * NF))
+    x["workers"][1] = -0.0
+    x["coverage"][1] = 0.0
+    costs = CostLedger(ParamSet())
+    health = 1 - rng.random(n) * 0.3
+    share = rng.random(n) / n
+    out = {}
+    for kern in (compiled, reference):
+        rows, social = np.full((len(BLOCKS["by_member_state"]), n), 7.0), np.full((n, len(COST_CATEGORIES)), 7.0)
+        kern.record_month(rows, social, by_ms, *x.values(), NF, share, health, costs.coordination_month, costs.per_suspect,
+                          costs.victim_rates, costs.health_column)
+        out[kern] = rows, social
+    for a, b in zip(out[compiled], out[reference], strict=True):
+        assert a.tobytes() == b.tobytes()
+    rows, social = out[compiled]
+    named = dict(zip(BLOCKS["by_member_state"], rows, strict=True))
+    np.testing.assert_array_equal(named["suspects"], by_ms[3])
+    np.testing.assert_array_equal(named["prosecutions"], by_ms[4] + x["orphan_prosecuted"])
+    np.testing.assert_array_equal(named["convictions"], by_ms[5] + x["orphan_convicted"])
+    for name in ("user_suspects", "user_prosecutions", "user_convictions", "confiscated", "users", "knowing_users"):
+        np.testing.assert_array_equal(named["assets_confiscated" if name == "confiscated" else name], x[name])
+    np.testing.assert_array_equal(named["investigations"], by_ms[0])
+    np.testing.assert_array_equal(named["raids"], by_ms[1])
+    np.testing.assert_array_equal(named["employers_willing"], x["employers"].sum(axis=1))
+    checked = [sum(float(w) * (c + e) for w, c, e in zip(*(x[k][i] for k in ("workers", "coverage", "extra_coverage")),
+                                                        strict=True)) for i in range(n)]
+    np.testing.assert_allclose(named["inspection_checks"], checked, rtol=1e-12)
+    assert not np.signbit(named["inspection_checks"][1])
+    registered = x["identified"].reshape(n, NF).sum(axis=1)
+    categories = dict(zip(COST_CATEGORIES, social.T, strict=True))
+    np.testing.assert_allclose(categories["coordination_prevention"], costs.coordination_month * share, rtol=1e-15)
+    np.testing.assert_array_equal(categories["law_enforcement"][1:], by_ms[3, 1:] * costs.per_suspect)
+    assert np.isnan(categories["law_enforcement"][0])
+    for c in ("victim_services", "lost_output", "quality_of_life"):
+        np.testing.assert_allclose(categories[c], registered * costs.per_victim[c], rtol=1e-15)
+    np.testing.assert_allclose(categories["health_social"], registered * costs.per_victim["health_social"] * health,
+                               rtol=1e-15)
+
 def test_write_recruits(rng):
     from thbsim.actors.enforcement import N_FORM_SECTOR
     from thbsim.population import Victims

@@ -312,33 +312,24 @@ class TraffickingModel(mesa.Model):
                            entrants, NF, by_ms, blocks["group_flows"][t].reshape(5, -1),
                            blocks["group_stocks"][t].reshape(3, -1), rec["groups_entered"][t].reshape(-1),
                            rec["entry_capital"][t].reshape(-1))
-        investigations_ms, raids_ms, frozen_groups_ms, suspects_ms, prosecuted_ms, convicted_ms = by_ms
-        identified_ms = fl[1].reshape(n, NF)
         blocks["stocks"][t] = self._stocks[STOCKS_RECORDED].reshape(-1, n, NF)
         for name, value in flows.items():
             rec[name][t] = value
         rec["identified_by_channel"][t] = by_channel.reshape(n, N_CHANNELS)
-        rec["suspects"][t] = suspects_ms
-        rec["prosecutions"][t] = prosecuted_ms + orphan_prosecuted
-        rec["convictions"][t] = convicted_ms + orphan_convicted
-        rec["user_suspects"][t] = user_s
-        rec["user_prosecutions"][t] = user_p
-        rec["user_convictions"][t] = user_c
-        rec["investigations"][t] = investigations_ms
-        rec["raids"][t] = raids_ms
-        rec["assets_confiscated"][t] = confiscated
-        rec["users"][t] = self.demand.users
-        rec["knowing_users"][t] = self.demand.knowing_users
-        rec["employers_willing"][t] = self.demand.employers.sum(axis=1)
         rec["price"][t] = self.demand.price
         rec["demand_capacity"][t] = self.demand.capacity
-        rec["inspection_checks"][t] = (self.demand.workers * (enf.inspection_coverage + enf.extra_coverage)).sum(axis=1)
-        rec["social_cost"][t] = self.ledger.month(identified_ms.sum(axis=1), suspects_ms, self.population_share,
-                                                     self.support.health_cost)
+        # the records by member state (the block "by_member_state": justice, users, employers, inspections) and the
+        # social cost, from this month's sums (kernels.record_month)
+        demand, costs = self.demand, self.ledger
+        kern.record_month(blocks["by_member_state"][t], rec["social_cost"][t], by_ms, orphan_prosecuted, orphan_convicted,
+                          user_s, user_p, user_c, confiscated, demand.users, demand.knowing_users, demand.employers,
+                          demand.workers, enf.inspection_coverage, enf.extra_coverage, fl[1], NF, self.population_share,
+                          self.support.health_cost, costs.coordination_month, costs.per_suspect, costs.victim_rates,
+                          costs.health_column)
         if self.levers:  # what the levers' costs count this month
             self._month = SimpleNamespace(
                 user_suspects=user_s, user_prosecutions=user_p, identified=by_channel.reshape(n, N_CHANNELS),
-                investigations=investigations_ms, frozen_groups=frozen_groups_ms,
+                investigations=by_ms[0], frozen_groups=by_ms[2],
                 supported=self._stocks[SUPPORTED].reshape(n, NF).sum(axis=1), checks=rec["inspection_checks"][t])
             for lever in self.levers:
                 if lever.active(self, t):

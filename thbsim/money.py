@@ -60,7 +60,14 @@ class Finance:
 
 
 class CostLedger:
-    """Social cost per category: per registered victim, per suspect, and a fixed coordination budget."""
+    """Social cost per category: per registered victim, per suspect, and a fixed coordination budget.
+
+    A month's cost per member state (``kernels.record_month``): coordination, ``coordination_month`` by the
+    member state's population share; law enforcement, ``per_suspect`` per suspect; the victim-driven
+    categories, ``victim_rates`` (EUR per registered victim, in the order of ``COST_CATEGORIES[2:]``) per
+    victim registered, health and social costs (column ``health_column``) times the member state's factor
+    (support lowering health costs).
+    """
 
     def __init__(self, p) -> None:
         shares = {c: p[f"cost.share_{c if c != 'coordination_prevention' else 'coordination'}"]
@@ -68,15 +75,5 @@ class CostLedger:
         self.per_victim = {c: shares[c] * STUDY_TOTAL_EUR / STUDY_VICTIMS for c in VICTIM_DRIVEN}
         self.per_suspect = shares["law_enforcement"] * STUDY_TOTAL_EUR / (STUDY_VICTIMS * SUSPECTS_PER_REGISTERED)
         self.coordination_month = shares["coordination_prevention"] * STUDY_TOTAL_EUR / 12 * p["scale"]
-        self._victim_rates = np.array([self.per_victim[c] for c in COST_CATEGORIES[2:]])  # EUR per registered victim
-        self._health = COST_CATEGORIES.index("health_social")
-
-    def month(self, registered: np.ndarray, suspects: np.ndarray, population_share: np.ndarray,
-              health_factor: np.ndarray | float = 1.0) -> np.ndarray:
-        """Cost per (member state, category) for the month (``health_factor``: support lowering health costs)."""
-        out = np.empty((registered.size, len(COST_CATEGORIES)))
-        out[:, 0] = self.coordination_month * population_share
-        out[:, 1] = suspects * self.per_suspect
-        np.multiply(registered[:, None], self._victim_rates, out=out[:, 2:])  # the victim-driven categories
-        out[:, self._health] *= health_factor
-        return out
+        self.victim_rates = np.array([self.per_victim[c] for c in COST_CATEGORIES[2:]])
+        self.health_column = COST_CATEGORIES.index("health_social")

@@ -48,6 +48,7 @@ class Victims:
         for name, dtype in _FIELDS.items():
             setattr(self, "_" + name, np.zeros(self.capacity, dtype))
         self._group[:] = -1
+        self._backing = self._backing_arrays()
 
     def months_exploited_at(self, t: int) -> np.ndarray:
         """Months exploited so far, for every row (finished episodes plus the current one)."""
@@ -86,6 +87,7 @@ class Victims:
                 new[old.size :] = -1
             setattr(self, "_" + name, new)
         self.capacity = capacity
+        self._backing = self._backing_arrays()
 
     def compact(self) -> None:
         """Move the rows of victims in the system to the front, in order (rows become reusable
@@ -99,7 +101,11 @@ class Victims:
         self.used = k
 
     def fields(self) -> tuple[np.ndarray, ...]:
-        """The backing arrays of every field, in the order of ``_FIELDS`` (for kernels that write rows)."""
+        """The backing arrays of every field, in the order of ``_FIELDS`` (for kernels that write rows; kept
+        as one tuple, made again only when the rows grow)."""
+        return self._backing
+
+    def _backing_arrays(self) -> tuple[np.ndarray, ...]:
         return tuple(getattr(self, "_" + name) for name in _FIELDS)
 
 

@@ -84,6 +84,9 @@ BLOCKS: dict[str, tuple[str, ...]] = {
                      "support_exited"),
     "group_flows": ("groups_dismantled", "group_revenue", "group_profit", "group_spending", "assets_frozen"),
     "group_stocks": ("groups_active", "group_members", "group_assets"),
+    "by_member_state": ("suspects", "prosecutions", "convictions", "user_suspects", "user_prosecutions",
+                        "user_convictions", "investigations", "raids", "assets_confiscated", "users", "knowing_users",
+                        "employers_willing", "inspection_checks"),
     "moves": ("moved_out_recruited", "moved_in_recruited", "moved_out_exploited", "moved_in_exploited",
               "groups_moved_out", "groups_moved_in"),
 }

@@ -1484,6 +1484,45 @@ def close_books(dismantled, assets, spending, frozen, ledger_frozen, ledger_clos
 
 
 @jit
+def record_month(by_member_state, social_cost, by_ms, orphan_prosecuted, orphan_convicted, user_suspects,
+                 user_prosecutions, user_convictions, confiscated, users, knowing_users, employers, workers, coverage,
+                 extra_coverage, identified, n_forms, population_share, health_cost, coordination_month, per_suspect,
+                 victim_rates, health_column):
+    # the reference's thirteen rows and the social cost, member state by member state, its operations in its order
+    # (numpy sums a row of fewer than eight numbers from left to right, from 0)
+    n, n_sectors = workers.shape
+    if n_sectors >= 8:
+        raise ValueError("record_month: fewer than eight sectors expected (numpy sums longer rows pairwise)")
+    for i in range(n):
+        by_member_state[0, i] = by_ms[3, i]
+        by_member_state[1, i] = by_ms[4, i] + orphan_prosecuted[i]
+        by_member_state[2, i] = by_ms[5, i] + orphan_convicted[i]
+        by_member_state[3, i] = user_suspects[i]
+        by_member_state[4, i] = user_prosecutions[i]
+        by_member_state[5, i] = user_convictions[i]
+        by_member_state[6, i] = by_ms[0, i]
+        by_member_state[7, i] = by_ms[1, i]
+        by_member_state[8, i] = confiscated[i]
+        by_member_state[9, i] = users[i]
+        by_member_state[10, i] = knowing_users[i]
+        willing = 0
+        checked = 0.0  # numpy's sums start from 0 (a row of -0.0 sums to 0.0)
+        for j in range(n_sectors):
+            willing += employers[i, j]
+            checked += workers[i, j] * (coverage[i, j] + extra_coverage[i, j])
+        by_member_state[11, i] = willing
+        by_member_state[12, i] = checked
+        registered = 0
+        for f in range(n_forms):
+            registered += identified[i * n_forms + f]
+        social_cost[i, 0] = coordination_month * population_share[i]
+        social_cost[i, 1] = by_ms[3, i] * per_suspect
+        for c in range(victim_rates.size):
+            social_cost[i, 2 + c] = registered * victim_rates[c]
+        social_cost[i, health_column] *= health_cost[i]
+
+
+@jit
 def group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted, convicted, dismantled, revenue,
                   profit, spending, alive, member_state, form, members, assets, entrants, n_forms, by_ms, flows,
                   stocks, entered, entry_capital):

@@ -27,6 +27,7 @@ __all__ = ["victims_month", "move_stocks", "first_free", "pick_lowest", "recruit
            "desired_recruits", "entry_means", "entrants", "freeze_assets", "group_money", "market_margin", "investigate",
            "open_investigations", "courts",
            "group_courts", "pooled_courts", "user_cases", "member_changes", "group_records", "group_cells", "close_books",
+           "record_month",
            "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
            "register", "free_group_rows", "binomial_inversion", "poisson_band", "poisson_at",
@@ -878,6 +879,33 @@ def group_records(gms, gcell, investigated, raided, frozen, suspects, prosecuted
     entered[:] = np.bincount(cells, minlength=n_cells)
     entry_capital[:] = np.bincount(cells, weights=assets[entrants], minlength=n_cells)
 
+
+def record_month(by_member_state, social_cost, by_ms, orphan_prosecuted, orphan_convicted, user_suspects,
+                 user_prosecutions, user_convictions, confiscated, users, knowing_users, employers, workers, coverage,
+                 extra_coverage, identified, n_forms: int, population_share, health_cost, coordination_month: float,
+                 per_suspect: float, victim_rates, health_column: int) -> None:
+    """The month's records by member state, written into the recorder's month:
+
+    - ``by_member_state`` (the block "by_member_state", 13 x member states): suspects, prosecutions and convictions
+      (the groups' from ``by_ms``, from ``group_records``, plus those of dismantled groups' cases), users'
+      suspects, prosecutions and convictions, groups investigated and raided, assets confiscated, users, knowing
+      users, willing employers (summed over sectors) and workers checked (workers x inspection coverage, summed
+      over sectors);
+    - ``social_cost`` (member state x cost category, ``money.COST_CATEGORIES``): coordination by population share,
+      law enforcement per suspect, and per registered victim (``identified`` per cell, summed over forms) the
+      victim-driven categories, health and social costs times ``health_cost`` (support lowering them).
+    """
+    investigated, raided, _, suspects, prosecuted, convicted = by_ms
+    rows = (suspects, prosecuted + orphan_prosecuted, convicted + orphan_convicted, user_suspects, user_prosecutions,
+            user_convictions, investigated, raided, confiscated, users, knowing_users, employers.sum(axis=1),
+            (workers * (coverage + extra_coverage)).sum(axis=1))
+    for k, row in enumerate(rows):
+        by_member_state[k] = row
+    registered = identified.reshape(-1, n_forms).sum(axis=1)
+    social_cost[:, 0] = coordination_month * population_share
+    social_cost[:, 1] = suspects * per_suspect
+    np.multiply(registered[:, None], victim_rates, out=social_cost[:, 2:])
+    social_cost[:, health_column] *= health_cost
 
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
                    channel, group, group_count, n_forms, n_form_sector, n_cells) -> np.ndarray:
