@@ -12,6 +12,9 @@ medians, and whether both sides gave the same results (the digest of every recor
 
 Both sides use this interpreter and this checkout's installed dependencies; each imports its own ``thbsim``.
 ``REV`` needs ``bench/run.py`` with ``--child`` (any revision since the benchmark suite). Needs git.
+
+For a change of a few percent, ``bench/lockstep_ab.py`` is the sharper tool: both sides run at once, month by
+month in turn on one processor, so the machine's slow spells fall on both alike.
 """
 
 from __future__ import annotations
