@@ -240,11 +240,10 @@ class TraffickingModel(mesa.Model):
 
         # 5. exploitation and money (opening assets, profit and spending go straight to the month's ledger)
         gms = g.member_state[:u]
-        ledger = {k: g.ledger[k][:u] for k in ("opening", "profit", "spending", "frozen", "closing")}
-        profit, spending = ledger["profit"], ledger["spending"]
+        opening, profit, spending, frozen_ledger, closing = (g.ledger[k][:u] for k in g.LEDGER)
         revenue = kern.group_money(gms, g.form[:u], g.held[:u], g.assets[:u], self.demand.price,
                                    self.demand.ref_revenue, n_recruits, cost_per_recruit, p["money.cost_share"],
-                                   p["money.payout_rate"], ledger["opening"], profit, spending)
+                                   p["money.payout_rate"], opening, profit, spending)
 
         # 6. detection: one uniform per exploited victim decides identification (by channel) or exit
         p_ident, p_event, shares = enf.detection_tables()
@@ -262,7 +261,7 @@ class TraffickingModel(mesa.Model):
         # uniforms, whatever the row's state: a victim keeps the same draws in every scenario as long as it holds
         # the same row (common random numbers across scenarios)
         sup = self.support
-        count_foreign = bool(self.jit_share.any())  # what joint investigation teams need
+        count_foreign = np.count_nonzero(self.jit_share) > 0  # what joint investigation teams need
         n_ident_g, rows_ident, re_rows, fl, by_channel, *foreign = kern.victims_month(
             v.fields(), v.used, self._victim_rows_rng, moved_group, g.member_state, g.form, N_FORM_SECTOR, t - ADULT_MONTHS, p_ident,
             p_event, shares, raided, g.alive[:u], g.died[:u], g.investigated_at[:u], POLICE_DISMANTLING_MONTHS,
@@ -290,15 +289,13 @@ class TraffickingModel(mesa.Model):
         # victims_month, in transit to support exited, are the recorder's block "victim_flows")
         blocks = self.recorder.blocks
         blocks["victim_flows"][t] = fl.reshape(-1, n, NF)
-        flows = {"retrafficked": retrafficked.reshape(n, NF)}
 
         # 10. groups grow, shrink, enter; costs and records
         dismantled = g.update_members(t)
         # members of dismantled groups keep what is left (or its debts); the ledger's frozen and closing assets
-        kern.close_books(dismantled, g.assets[:u], spending, frozen, ledger["frozen"], ledger["closing"])
+        kern.close_books(dismantled, g.assets[:u], spending, frozen, frozen_ledger, closing)
         entrants = g.entry(self.demand.capacity, exploited, self.market_margin(), t)
         recruited = place_recruits(v, attrs, owner, t, RECRUITED, n * NF, g.in_transit, kernels=self.kernels)[1]
-        flows["recruited"] = recruited.reshape(n, NF)
         # stocks per (state, cell) carried forward by the month's flows (tests recount them from the rows)
         kern.update_stocks(self._stocks, recruited, retrafficked, fl)
 
@@ -313,8 +310,8 @@ class TraffickingModel(mesa.Model):
                            blocks["group_stocks"][t].reshape(3, -1), rec["groups_entered"][t].reshape(-1),
                            rec["entry_capital"][t].reshape(-1))
         blocks["stocks"][t] = self._stocks[STOCKS_RECORDED].reshape(-1, n, NF)
-        for name, value in flows.items():
-            rec[name][t] = value
+        rec["recruited"][t] = recruited.reshape(n, NF)
+        rec["retrafficked"][t] = retrafficked.reshape(n, NF)
         rec["identified_by_channel"][t] = by_channel.reshape(n, N_CHANNELS)
         rec["price"][t] = self.demand.price
         rec["demand_capacity"][t] = self.demand.capacity

@@ -62,10 +62,14 @@ class CrimeGroups:
         self.in_transit = np.zeros(capacity, np.int64)
         self.exploiting = np.zeros(capacity, np.int64)
         # the month's ledger, per group, for the stock-flow identity
-        self.ledger = {k: np.zeros(capacity) for k in ("opening", "profit", "spending", "frozen", "closing")}
+        self.ledger = {k: np.zeros(capacity) for k in self.LEDGER}
         self.compacted_at, self.last_compaction = -1, None  # month and new row of every old row (tests follow rows)
         self.ref_revenue = reference_revenue(p)
         self.recruit_cost = p["money.recruit_cost_months"] * self.ref_revenue
+
+    LEDGER = ("opening", "profit", "spending", "frozen", "closing")
+    """The columns of the month's ledger per group (``ledger``): assets at the start, profit, spending, assets
+    frozen, assets at the end."""
 
     # -- rows -------------------------------------------------------------------
     ROW_ARRAYS = ("alive", "member_state", "form", "members", "assets", "held", "born", "died", "investigated_at",
