@@ -27,8 +27,8 @@ class LastResult(Generic[T]):
         self._key: bytes | None = None
         self._value: T | None = None
 
-    def __call__(self, inputs: Sequence[np.ndarray | float]) -> T:
-        key = b"".join(np.asarray(a).tobytes() for a in inputs)
+    def __call__(self, inputs: Sequence[np.ndarray]) -> T:
+        key = b"".join([a.tobytes() for a in inputs])  # a list, not a generator: join takes it as it is
         if key != self._key:
             self._value, self._key = self.compute(), key
         return self._value  # type: ignore[return-value]
