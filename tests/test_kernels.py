@@ -1213,6 +1213,7 @@ def test_record_month(rng):
     np.testing.assert_allclose(categories["health_social"], registered * costs.per_victim["health_social"] * health,
                                rtol=1e-15)
 
+
 def test_write_recruits(rng):
     from thbsim.actors.enforcement import N_FORM_SECTOR
     from thbsim.population import Victims

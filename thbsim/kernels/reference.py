@@ -907,6 +907,7 @@ def record_month(by_member_state, social_cost, by_ms, orphan_prosecuted, orphan_
     np.multiply(registered[:, None], victim_rates, out=social_cost[:, 2:])
     social_cost[:, health_column] *= health_cost
 
+
 def write_recruits(fields, rows, state, t, exploited_since, citizenship, member_state, sex, age_years, form, sector,
                    channel, group, group_count, n_forms, n_form_sector, n_cells) -> np.ndarray:
     """Write recruits into victim rows ``rows``: ``fields`` are the victims' backing arrays in the
