@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +58,7 @@ def run_side(root: Path, scenario: Path, scale: float, seeds: list[int], workers
 
 
 def main() -> None:
+    from bench.worktree import revision
     from thbsim.equivalence import compare, summary, verdict
     from thbsim.rng import replicate_seeds
 
@@ -81,21 +81,14 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    with tempfile.TemporaryDirectory() as folder:
-        other = Path(folder) / "other"
-        made = subprocess.run(["git", "worktree", "add", "--detach", str(other), args.against], cwd=ROOT,
-                              capture_output=True, text=True, check=False)
-        if made.returncode != 0:
-            sys.exit(f"equivalence: cannot check out {args.against!r}: {made.stderr.strip()}")
-        try:
-            print(f"{scenario.name} at scale {args.scale:g}, {args.seeds} seeds on each side, {args.workers} processes "
-                  f"at a time: this checkout and {args.against}", flush=True)
-            this = run_side(ROOT, scenario, args.scale, seeds, args.workers, Path(folder), "this")
-            print("  this checkout: done", flush=True)
-            theirs = run_side(other, scenario, args.scale, seeds, args.workers, Path(folder), "other")
-            print(f"  {args.against}: done", flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT, capture_output=True, check=False)
+    with revision(args.against, "equivalence") as other:
+        scratch = other.parent  # the temporary folder of the checkout, for the sides' tables
+        print(f"{scenario.name} at scale {args.scale:g}, {args.seeds} seeds on each side, {args.workers} processes "
+              f"at a time: this checkout and {args.against}", flush=True)
+        this = run_side(ROOT, scenario, args.scale, seeds, args.workers, scratch, "this")
+        print("  this checkout: done", flush=True)
+        theirs = run_side(other, scenario, args.scale, seeds, args.workers, scratch, "other")
+        print(f"  {args.against}: done", flush=True)
     table = verdict(compare(this, theirs), args.alpha)
     this.to_parquet(out / "this.parquet")
     theirs.to_parquet(out / "other.parquet")

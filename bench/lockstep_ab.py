@@ -27,10 +27,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # bench.worktree
+    sys.path.insert(0, str(ROOT))
 
 CHILD = r"""
 import gc, hashlib, os, sys, time
@@ -104,6 +105,8 @@ class Side:
 
 
 def main() -> None:
+    from bench.worktree import revision
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", required=True, help="git revision to compare with (e.g. HEAD~1)")
     ap.add_argument("--scale", type=float, default=1.0, help="population scale of the baseline (default 1)")
@@ -115,12 +118,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
-    with tempfile.TemporaryDirectory() as folder:
-        other_root = Path(folder) / "other"
-        made = subprocess.run(["git", "worktree", "add", "--detach", str(other_root), args.against], cwd=ROOT,
-                              capture_output=True, text=True, check=False)
-        if made.returncode != 0:
-            sys.exit(f"lockstep_ab: cannot check out {args.against!r}: {made.stderr.strip()}")
+    with revision(args.against, "lockstep_ab") as other_root:
         sides: list[Side] = []
         try:
             try:
@@ -130,7 +128,6 @@ def main() -> None:
                          for name, root in (("this", ROOT), ("other", other_root))]
             except RuntimeError as e:
                 sys.exit(f"lockstep_ab: {e}")
-            this, other = sides
             print(f"baseline at scale {args.scale:g}, seed {args.seed}, kernels {args.kernels}: this checkout and "
                   f"{args.against} stepping in turn, {args.rounds} rounds; seconds in step() per horizon", flush=True)
             totals: dict[str, list[float]] = {"this": [], "other": []}
@@ -151,8 +148,6 @@ def main() -> None:
         finally:
             for side in sides:
                 side.close()
-            subprocess.run(["git", "worktree", "remove", "--force", str(other_root)], cwd=ROOT, capture_output=True,
-                           check=False)
     ratios = [a / b for a, b in zip(totals["this"], totals["other"], strict=True)]
     print(f"this / other: best {min(totals['this']) / min(totals['other']):.3f}, median of the rounds' ratios "
           f"{statistics.median(ratios):.3f} (from {min(ratios):.3f} to {max(ratios):.3f}), totals "

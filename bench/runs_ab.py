@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # bench.run
+if str(ROOT) not in sys.path:  # bench.run, bench.worktree
     sys.path.insert(0, str(ROOT))
 
 
 def main() -> None:
     from bench.run import run_in_subprocess
+    from bench.worktree import revision
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--against", required=True, help="git revision to compare with (e.g. HEAD~1)")
@@ -44,30 +43,21 @@ def main() -> None:
     if args.pairs < 1:
         ap.error("--pairs must be at least 1")
 
-    with tempfile.TemporaryDirectory() as folder:
-        other = Path(folder) / "other"
-        made = subprocess.run(["git", "worktree", "add", "--detach", str(other), args.against], cwd=ROOT,
-                              capture_output=True, text=True, check=False)
-        if made.returncode != 0:
-            sys.exit(f"runs_ab: cannot check out {args.against!r}: {made.stderr.strip()}")
-        try:
-            runs: dict[str, list[dict]] = {"this": [], "other": []}
-            print(f"baseline at scale {args.scale:g}, seed {args.seed}, kernels {args.kernels}: this checkout and "
-                  f"{args.against}, {args.pairs} fresh processes each, alternating; wall time of build and months (s)",
+    with revision(args.against, "runs_ab") as other:
+        runs: dict[str, list[dict]] = {"this": [], "other": []}
+        print(f"baseline at scale {args.scale:g}, seed {args.seed}, kernels {args.kernels}: this checkout and "
+              f"{args.against}, {args.pairs} fresh processes each, alternating; wall time of build and months (s)",
+              flush=True)
+        for i in range(args.pairs):
+            sides = (("this", ROOT), ("other", other))
+            for side, root in sides if i % 2 == 0 else sides[::-1]:  # who goes first alternates too
+                try:
+                    r = run_in_subprocess(args.scale, args.seed, args.kernels, root=root)
+                except RuntimeError as e:
+                    sys.exit(f"runs_ab: {e}")
+                runs[side].append(r)
+            print(f"  pair {i + 1}: this {runs['this'][-1]['wall_s']:.3f}, other {runs['other'][-1]['wall_s']:.3f}",
                   flush=True)
-            for i in range(args.pairs):
-                sides = (("this", ROOT), ("other", other))
-                for side, root in sides if i % 2 == 0 else sides[::-1]:  # who goes first alternates too
-                    try:
-                        r = run_in_subprocess(args.scale, args.seed, args.kernels, root=root)
-                    except RuntimeError as e:
-                        sys.exit(f"runs_ab: {e}")
-                    runs[side].append(r)
-                print(f"  pair {i + 1}: this {runs['this'][-1]['wall_s']:.3f}, other {runs['other'][-1]['wall_s']:.3f}",
-                      flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT, capture_output=True,
-                           check=False)
     walls = {side: [r["wall_s"] for r in rs] for side, rs in runs.items()}
     best = {side: min(w) for side, w in walls.items()}
     median = {side: statistics.median(w) for side, w in walls.items()}
