@@ -643,6 +643,33 @@ def test_generator_handle_is_its_generator_and_copies_as_one():
         assert twin.rng.bit_generator.state != gen.bit_generator.state
 
 
+@numba.njit
+def _uniforms_between(handle, k):
+    # k uniforms of the kernels' own, one numpy binomial, k more: the order a kernel mixes them in
+    first = compiled._uniforms(handle, k)
+    middle = compiled._generator(handle).binomial(1000, 0.3)
+    return first, middle, compiled._uniforms(handle, k)
+
+
+@pytest.mark.parametrize("bits", [np.random.PCG64, np.random.Philox])
+def test_kernels_uniforms_are_numpys_draws(bits):
+    """A handle's uniforms (computed in the kernel for PCG64, numpy's ``next_double`` otherwise) are the numbers
+    numpy's ``random`` gives, in turn with numpy's own draws in the kernel and in Python, and leave the generator
+    where numpy leaves it."""
+    gen, twin = np.random.Generator(bits(11)), np.random.Generator(bits(11))
+    handle = compiled.generator_handle(gen)
+    assert (handle.pcg != 0) == (bits is np.random.PCG64)
+    first, middle, second = _uniforms_between(handle, 5)
+    in_python = gen.random(3)
+    third = compiled._uniforms(handle, 4)
+    np.testing.assert_array_equal(first, twin.random(5))
+    assert middle == twin.binomial(1000, 0.3)
+    np.testing.assert_array_equal(second, twin.random(5))
+    np.testing.assert_array_equal(in_python, twin.random(3))
+    np.testing.assert_array_equal(third, twin.random(4))
+    np.testing.assert_array_equal(gen.random(3), twin.random(3))  # both generators left in the same state
+
+
 def test_pooled_courts_draw_what_numpy_draws(rng):
     pending = rng.integers(0, 400, (2, N_STATES)) * (rng.random((2, N_STATES)) < 0.8)
     rates = rng.random(N_STATES), rng.random(N_STATES)

@@ -3,6 +3,7 @@ Same signatures and results as ``reference.py`` (tests/test_kernels.py compares 
 
 from __future__ import annotations
 
+import ctypes
 import functools
 
 import numba as nb
@@ -19,6 +20,8 @@ from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED
 # the compiled code then carries no test of every divisor (desired_recruits 0.84x, member_changes 0.94x)
 jit = nb.njit(cache=True, nogil=True, error_model="numpy")
 TWO_TO_MINUS_32 = 2.0**-32
+TWO_TO_MINUS_53 = 2.0**-53
+_SHIFT_11 = np.uint64(11)
 LOW_32 = np.uint64(0xFFFFFFFF)
 SHIFT_32 = np.uint64(32)
 GUIDE_BUCKETS = 64  # a power of two: u * GUIDE_BUCKETS is exact, so its bucket's lower edge is at most u
@@ -30,6 +33,10 @@ BINOMIAL_TABLE_N = 32  # counts up to this, drawn many times with one p, take (1
 # through ctypes: some 10 us a call). A handle made once per generator (``generator_handle``) holds it
 # unboxed: kernels given the handle draw from the same bit generator, in the same state, at the cost of a
 # pointer. Kernels take either; the model passes handles, tests may pass generators.
+# A handle of numpy's PCG64 also holds the address of the generator's 128-bit state and increment, so that a
+# uniform (``_uniform``) is numpy's own step and output computed in the kernel, 2.1 against 6.6 ns through
+# numba's call of numpy's ``next_double``: the same number, the state written back at once, so numpy's own
+# draws (binomials, Poisson counts, integers, and those made in Python) go on from it as before.
 @structref.register
 class GeneratorHandleType(types.StructRef):
     def preprocess_fields(self, fields):
@@ -40,28 +47,55 @@ class GeneratorHandle(structref.StructRefProxy):
     """numpy's ``Generator`` held unboxed for the compiled kernels (``generator_handle``)."""
 
     def __new__(cls, rng):
-        return _new_handle(rng)
+        return _new_handle(rng, np.uint64(_pcg64_address(rng)))
 
     @property
     def rng(self) -> np.random.Generator:
         """The generator itself (the same Python object)."""
         return _handle_generator(self)
 
+    @property
+    def pcg(self) -> int:
+        """The address of its PCG64 state, read by ``_uniform``; 0 for other bit generators."""
+        return int(_handle_pcg(self))
+
     def __reduce__(self):  # copied or pickled as a handle of (a copy of) its generator
         return generator_handle, (self.rng,)
 
 
-structref.define_proxy(GeneratorHandle, GeneratorHandleType, ["rng"])
+structref.define_proxy(GeneratorHandle, GeneratorHandleType, ["rng", "pcg"])
 
 
 @jit
-def _new_handle(rng):
-    return GeneratorHandle(rng)
+def _new_handle(rng, pcg):
+    return GeneratorHandle(rng, pcg)
+
+
+def _pcg64_address(rng: np.random.Generator) -> int:
+    """The address of numpy's PCG64 state (128-bit state, then increment, each low word first) behind ``rng``,
+    checked against the state numpy reports; 0 for any other bit generator or layout (``_uniform`` then calls
+    numpy's ``next_double``)."""
+    bits = rng.bit_generator
+    if type(bits) is not np.random.PCG64:
+        return 0
+    address = ctypes.c_void_p.from_address(bits.ctypes.state_address).value  # pcg64_state's first member
+    if not address:
+        return 0
+    words = (ctypes.c_uint64 * 4).from_address(address)
+    pcg = bits.state["state"]
+    if (words[0] | words[1] << 64, words[2] | words[3] << 64) != (pcg["state"], pcg["inc"]):
+        return 0
+    return address
 
 
 @jit
 def _handle_generator(handle):
     return handle.rng
+
+
+@jit
+def _handle_pcg(handle):
+    return handle.pcg
 
 
 def generator_handle(rng: np.random.Generator) -> GeneratorHandle:
@@ -80,6 +114,67 @@ def _generator_overload(x):
     if isinstance(x, types.NumPyRandomGeneratorType):
         return lambda x: x
     return None
+
+
+@intrinsic
+def _peek(typingctx, address, k):
+    # the k-th 64-bit word at an address
+    if address != types.uint64 or k not in types.integer_domain:
+        return None
+
+    def codegen(context, builder, signature, args):
+        words = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        return builder.load(builder.gep(words, [index]), align=8)
+
+    return types.uint64(address, k), codegen
+
+
+@intrinsic
+def _poke(typingctx, address, k, word):
+    # write the k-th 64-bit word at an address
+    if address != types.uint64 or k not in types.integer_domain or word != types.uint64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        words = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        builder.store(args[2], builder.gep(words, [index]), align=8)
+        return context.get_dummy_value()
+
+    return types.none(address, k, word), codegen
+
+
+def _uniform(x):  # numpy's next_double from a handle or a generator (compiled through the overload)
+    raise NotImplementedError("only inside compiled kernels")
+
+
+@overload(_uniform)
+def _uniform_overload(x):
+    if isinstance(x, GeneratorHandleType):
+        def impl(x):
+            if x.pcg == 0:
+                return x.rng.random()
+            # numpy's pcg64_next_double: step the state (state x m + increment), then XSL-RR of the new state,
+            # its top 53 bits times 2^-53
+            s_lo, s_hi = _lcg128(_peek(x.pcg, 0), _peek(x.pcg, 1), _PCG64_M_LO, _PCG64_M_HI, _peek(x.pcg, 2),
+                                 _peek(x.pcg, 3))
+            _poke(x.pcg, 0, s_lo)
+            _poke(x.pcg, 1, s_hi)
+            return float(_xsl_rr(s_lo, s_hi) >> _SHIFT_11) * TWO_TO_MINUS_53
+        return impl
+    if isinstance(x, types.NumPyRandomGeneratorType):
+        return lambda x: x.random()
+    return None
+
+
+@jit
+def _uniforms(x, k):
+    # k of _uniform(x) in turn, as numpy's random(k)
+    out = np.empty(k)
+    for i in range(k):
+        out[i] = _uniform(x)
+    return out
 
 
 @intrinsic
@@ -164,6 +259,7 @@ def _pcg64_words(out, words):
 PCG64_MULTIPLIER = 0x2360ED051FC65DA44385DF649FCCF645  # numpy's PCG64: PCG's default 128-bit multiplier
 _MOD128 = 1 << 128
 _MASK64 = (1 << 64) - 1
+_PCG64_M_LO, _PCG64_M_HI = np.uint64(PCG64_MULTIPLIER & _MASK64), np.uint64(PCG64_MULTIPLIER >> 64)
 _PCG64_MULTIPLIER_4 = pow(PCG64_MULTIPLIER, 4, _MOD128)  # four steps at once: m^4, and c (m^3 + m^2 + m + 1)
 _PCG64_INCREMENT_4 = sum(pow(PCG64_MULTIPLIER, k, _MOD128) for k in range(4)) % _MOD128
 
@@ -730,18 +826,18 @@ def _row_cdf(x):
 
 @jit
 def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, online_share, pool, n_sex, n_age, labour):
-    rng = _generator(rng)
+    gen = _generator(rng)  # for numpy's integers
     # the reference's draws in the reference's order (numba's generator runs numpy's algorithms: random() one
     # double per draw, integers() Lemire's bounded 32-bit draws), inside the kernel: one call, no numpy calls
     k = member_state.size
-    u_stratum = rng.random(k)
-    age_child = rng.integers(ages[0], ages[1], k)
-    age_adult = rng.integers(ages[1], ages[2], k)
+    u_stratum = _uniforms(rng, k)
+    age_child = gen.integers(ages[0], ages[1], k)
+    age_adult = gen.integers(ages[1], ages[2], k)
     n_labour = 0
     for i in range(k):
         n_labour += form[i] == labour
-    u_sector = rng.random(n_labour)
-    u_channel = rng.random(k)
+    u_sector = _uniforms(rng, n_labour)
+    u_channel = _uniforms(rng, k)
     sector_cdf = _row_cdf(sector_capacity)
     n_forms = online_share.size
     per_origin = n_sex * n_age
@@ -882,14 +978,13 @@ def _positive_part(x):
 
 @jit
 def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_share, pending):
-    rng = _generator(rng)
     u = investigated.size
     frozen = np.zeros(u)
     by_state = np.zeros(pending.size)  # sums per member state in row order from zero, as bincount's
     for i in range(u):
         if investigated[i]:  # the reference's uniforms in its order: one per investigated group, ascending
             ms = member_state[i]
-            if rng.random() < finance_rate[ms]:
+            if _uniform(rng) < finance_rate[ms]:
                 frozen[i] = freeze_share[ms] * _positive_part(assets[i])
                 assets[i] -= frozen[i]
                 by_state[ms] += frozen[i]
@@ -900,11 +995,10 @@ def freeze_assets(rng, investigated, member_state, assets, finance_rate, freeze_
 
 @jit
 def open_investigations(rng, cases, p_open_by_count, raided, alive):
-    rng = _generator(rng)
     investigated = np.empty(cases.size, np.bool_)
     for i in range(cases.size):  # the reference's uniforms in its order: one per group with cases, ascending
         hit = raided[i]
-        if cases[i] != 0 and rng.random() < p_open_by_count[cases[i]]:
+        if cases[i] != 0 and _uniform(rng) < p_open_by_count[cases[i]]:
             hit = True
         investigated[i] = hit and alive[i]
     return investigated
@@ -912,17 +1006,16 @@ def open_investigations(rng, cases, p_open_by_count, raided, alive):
 
 @jit
 def investigate(rng, investigated, members, pending_decision, investigated_at, t, suspects_per_member, detention):
-    rng = _generator(rng)
     # the reference's uniforms in its order: one per investigated group for the suspects named, then one each
     # for the suspects detained
     suspects = np.zeros(investigated.size, np.int64)
     for i in range(investigated.size):
         if investigated[i]:
             investigated_at[i] = t
-            suspects[i] = _binomial(members[i], suspects_per_member, rng.random())
+            suspects[i] = _binomial(members[i], suspects_per_member, _uniform(rng))
     for i in range(investigated.size):
         if investigated[i]:
-            members[i] -= _binomial(suspects[i], detention, rng.random())
+            members[i] -= _binomial(suspects[i], detention, _uniform(rng))
             pending_decision[i] += suspects[i]
     return suspects
 
@@ -1082,14 +1175,13 @@ def poisson_band(mean, u):
 
 @jit
 def recruit_draws(rng, wanted, success, mean_success, cell):
-    rng = _generator(rng)
     n = wanted.size
     mean = np.empty(n)
     u = np.empty(n)
     for i in range(n):  # the reference's operations in its order, then its uniforms
         mean[i] = wanted[i] / success * mean_success[cell[i]]
     for i in range(n):
-        u[i] = rng.random()
+        u[i] = _uniform(rng)
     return mean, u, poisson_band(mean, u)
 
 
@@ -1113,7 +1205,7 @@ def _court_stage(rng, rows, pending, come_up_p, rate_by_state, member_state, boo
     for j in range(rows.size):
         i = rows[j]
         if pending[i] != 0:
-            came_up[j] = _binomial_tabled(pending[i], come_up_p, rng.random(), come_up_table)
+            came_up[j] = _binomial_tabled(pending[i], come_up_p, _uniform(rng), come_up_table)
             pending[i] -= came_up[j]
     for j in range(rows.size):
         if came_up[j] > 0:
@@ -1121,13 +1213,12 @@ def _court_stage(rng, rows, pending, come_up_p, rate_by_state, member_state, boo
             rate = rate_by_state[member_state[i]]
             if has_boost:
                 rate = min(rate * boost[i], 1.0)
-            succeeded[i] = _binomial(came_up[j], rate, rng.random())
+            succeeded[i] = _binomial(came_up[j], rate, _uniform(rng))
 
 
 @jit
 def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_trial, members, member_state,
                  prosecution_rate, conviction_rate, boost, has_boost):
-    rng = _generator(rng)
     u = pending_decision.size
     # the rows with a pending case, in one pass: the stages below visit only those
     rows = np.empty(u, np.int64)
@@ -1145,7 +1236,7 @@ def group_courts(rng, decide_p, verdict_p, leave_p, pending_decision, pending_tr
     leave_table = _binomial_table(leave_p)
     for i in rows:
         if convicted[i] > 0:
-            leaving = _binomial_tabled(convicted[i], leave_p, rng.random(), leave_table)
+            leaving = _binomial_tabled(convicted[i], leave_p, _uniform(rng), leave_table)
             members[i] -= min(leaving, members[i])
     return prosecuted, convicted
 
@@ -1176,7 +1267,6 @@ def pooled_courts(rng, decide_p, verdict_p, pending_decision, pending_trial, pro
 @jit
 def courts(rng, decide_p, verdict_p, leave_p, alive, pending_decision, pending_trial, members, member_state,
            prosecution_rate, conviction_rate, boost, has_boost, orphan_decision, orphan_trial):
-    rng = _generator(rng)
     for i in range(alive.size):  # dismantled groups' cases to their member state's pool
         if not alive[i] and (pending_decision[i] > 0 or pending_trial[i] > 0):
             orphan_decision[member_state[i]] += pending_decision[i]
@@ -1225,7 +1315,6 @@ def _minimum(x, y):
 
 @jit
 def member_join_draws(rng, alive, members, growth, profitability):
-    rng = _generator(rng)
     # the reference's operations in its order ((members x growth) x min(profitability, 1)), its uniforms in its
     # order (one per living row, ascending); the rows that need exp
     n = alive.size
@@ -1237,7 +1326,7 @@ def member_join_draws(rng, alive, members, growth, profitability):
         mean = members[i] * growth * _minimum(profitability[i], 1.0)
         join_mean[i] = mean
         if alive[i]:
-            u = rng.random()
+            u = _uniform(rng)
             u_join[i] = u
             band[k] = i
             k += _needs_exp(mean, u)
@@ -1246,7 +1335,6 @@ def member_join_draws(rng, alive, members, growth, profitability):
 
 @jit
 def member_changes(rng, alive, members, join_mean, u_join, band, band_p0, quit, min_members):
-    rng = _generator(rng)
     # the joins of the rows in the band (the others' are 0), then one uniform per living row (ascending)
     # for the quits, as the reference
     u = alive.size
@@ -1258,7 +1346,7 @@ def member_changes(rng, alive, members, join_mean, u_join, band, band_p0, quit, 
     quit_table = _binomial_table(quit)
     for i in range(u):
         if alive[i]:
-            members[i] = members[i] + joined[i] - _binomial_tabled(members[i], quit, rng.random(), quit_table)
+            members[i] = members[i] + joined[i] - _binomial_tabled(members[i], quit, _uniform(rng), quit_table)
         if members[i] < 0:
             members[i] = 0
         if alive[i] and members[i] < min_members:
@@ -1334,11 +1422,10 @@ def demand_month(rng, users, users_base, user_rate, employers, employers_base, d
 
 @jit
 def raid_hazard(rng, alive, member_state, form, held, visibility, investigations, n_states, hazard):
-    rng = _generator(rng)
     n = alive.size
     u = np.empty(n)
     for i in range(n):  # the reference's uniforms, drawn first
-        u[i] = rng.random()
+        u[i] = _uniform(rng)
     w = np.zeros(n)
     total = np.zeros(n_states)
     for i in range(n):  # sums in row order, as bincount's
@@ -1396,7 +1483,6 @@ def pick_in_cell(alive, member_state, form, n_forms, n_cells, cell, u):
 
 @jit
 def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, gain, ref_revenue):
-    rng = _generator(rng)
     u = alive.size
     n_states, n_forms = margin.shape
     movers = np.empty(u, np.int64)
@@ -1404,7 +1490,7 @@ def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, 
     for i in range(u):  # the reference's uniforms in its order: one per living group (ascending) ...
         if alive[i]:
             movers[n_movers] = i
-            n_movers += rng.random() < mobility
+            n_movers += _uniform(rng) < mobility
     rows = np.empty(n_movers, np.int64)
     old = np.empty(n_movers, member_state.dtype)
     if n_movers == 0:
@@ -1424,7 +1510,7 @@ def relocate_groups(rng, alive, member_state, form, margin, capacity, mobility, 
     for j in range(n_movers):  # ... then one per group reconsidering
         i = movers[j]
         f = np.int64(form[i])
-        dest = _search_row(cdf, f, rng.random())
+        dest = _search_row(cdf, f, _uniform(rng))
         home = member_state[i]
         if (margin[dest, f] - margin[home, f]) > gain * ref_revenue[f] and weight[f, dest] > 0:
             rows[k] = i
