@@ -1708,19 +1708,22 @@ def stratum_cdf(pool, success, link, susceptibility):
         row = ms * n_forms
         total0 = total1 = total2 = 0.0
         attempts0 = attempts1 = attempts2 = 0.0
-        for j in range(n_strata):
-            lk = link[j // per_origin, ms]
-            w = weighted[j] * lk
-            c = counted[j] * lk
-            total0 += w * sus[0, j]
-            total1 += w * sus[1, j]
-            total2 += w * sus[2, j]
-            attempts0 += c * sus[0, j]
-            attempts1 += c * sus[1, j]
-            attempts2 += c * sus[2, j]
-            cdf[row, j] = total0
-            cdf[row + 1, j] = total1
-            cdf[row + 2, j] = total2
+        j = 0
+        for o in range(n_origins):  # an origin's strata side by side (no division of j by per_origin)
+            lk = link[o, ms]
+            for _ in range(per_origin):
+                w = weighted[j] * lk
+                c = counted[j] * lk
+                total0 += w * sus[0, j]
+                total1 += w * sus[1, j]
+                total2 += w * sus[2, j]
+                attempts0 += c * sus[0, j]
+                attempts1 += c * sus[1, j]
+                attempts2 += c * sus[2, j]
+                cdf[row, j] = total0
+                cdf[row + 1, j] = total1
+                cdf[row + 2, j] = total2
+                j += 1
         mean_success[row] = total0 / max(attempts0, 1e-300)
         mean_success[row + 1] = total1 / max(attempts1, 1e-300)
         mean_success[row + 2] = total2 / max(attempts2, 1e-300)
