@@ -827,8 +827,8 @@ def _row_cdf(x):
 @jit
 def recruit_attributes(rng, cdf, member_state, form, sector_capacity, ages, online_share, pool, n_sex, n_age, labour):
     gen = _generator(rng)  # for numpy's integers
-    # the reference's draws in the reference's order (numba's generator runs numpy's algorithms: random() one
-    # double per draw, integers() Lemire's bounded 32-bit draws), inside the kernel: one call, no numpy calls
+    # the reference's draws in the reference's order, inside the kernel: one call, no numpy calls (uniforms one
+    # double per draw, as numpy's random(); integers() by numba's generator, numpy's Lemire bounded 32-bit draws)
     k = member_state.size
     u_stratum = _uniforms(rng, k)
     age_child = gen.integers(ages[0], ages[1], k)
