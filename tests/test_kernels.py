@@ -1074,6 +1074,38 @@ def test_free_group_rows(rng):
     assert 200 < compiled.free_group_rows(alive, *pending, died, 40, u).size < u
 
 
+def test_write_groups(rng):
+    """New groups fill their rows (and only those) as the model's arrays take them: members drawn as floats
+    become whole counts, other rows keep what they held."""
+    from thbsim.actors.traffickers import NEVER_INVESTIGATED
+
+    u, n = 3000, 400
+    rows = np.sort(rng.choice(u, n, replace=False))
+    member_state = rng.integers(0, N_STATES, n)
+    form = rng.integers(0, NF, n)
+    members = np.maximum(2.0 + rng.poisson(4.0, n), 3.0)
+    members[:3] = [2.0, 7.0, 1e6]
+    assets = rng.standard_normal(n) * 1e5
+    arrays = {}
+    for name, module in (("reference", reference), ("compiled", compiled)):
+        a = {"alive": np.arange(u) % 3 == 0, "member_state": np.full(u, 9, np.int16), "form": np.full(u, 1, np.int8),
+             "members": np.full(u, 5, np.int64), "assets": np.full(u, -1.5), "held": np.full(u, 4, np.int64),
+             "born": np.full(u, 3, np.int32), "investigated_at": np.full(u, 7, np.int32), "raid_hazard": np.full(u, 0.25)}
+        module.write_groups(rows, member_state, form, members, assets, 42, *a.values())
+        arrays[name] = a
+    for key in arrays["reference"]:
+        np.testing.assert_array_equal(arrays["compiled"][key], arrays["reference"][key], err_msg=key)
+    a, other = arrays["compiled"], np.setdiff1d(np.arange(u), rows)
+    assert a["alive"][rows].all() and (a["held"][rows] == 0).all() and (a["born"][rows] == 42).all()
+    assert (a["investigated_at"][rows] == NEVER_INVESTIGATED).all() and (a["raid_hazard"][rows] == 0.0).all()
+    np.testing.assert_array_equal(a["member_state"][rows], member_state)
+    np.testing.assert_array_equal(a["form"][rows], form)
+    np.testing.assert_array_equal(a["members"][rows], members.astype(np.int64))
+    np.testing.assert_array_equal(a["assets"][rows], assets)
+    assert (a["members"][other] == 5).all() and (a["born"][other] == 3).all() and (a["assets"][other] == -1.5).all()
+    assert (a["alive"][other] == (other % 3 == 0)).all()
+
+
 def _group_month(rng, u: int, u2: int) -> dict:
     """Inputs of ``group_records`` as the step passes them: flags, counts and amounts of the groups before entry
     (``u`` rows, runs of equal cells), the groups after entry (``u2`` rows), entrants among the rows."""

@@ -18,6 +18,9 @@ import numpy as np
 
 from thbsim.money import reference_revenue
 
+NEVER_INVESTIGATED = -(10**6)
+"""``CrimeGroups.investigated_at`` of a group never investigated: a month long before any horizon."""
+
 
 class DecisionParams(NamedTuple):
     """The scalar parameters of the groups' recruitment decision (passed to the kernels as one value)."""
@@ -53,7 +56,7 @@ class CrimeGroups:
         self.held = np.zeros(capacity, np.int64)  # victims exploited at the start of the month
         self.born = np.zeros(capacity, np.int32)
         self.died = np.zeros(capacity, np.int32)  # month dismantled (rows are reused two months later at the earliest)
-        self.investigated_at = np.full(capacity, -(10**6), np.int32)  # month of the last investigation
+        self.investigated_at = np.full(capacity, NEVER_INVESTIGATED, np.int32)  # month of the last investigation
         self.pending_decision = np.zeros(capacity, np.int64)  # suspects awaiting prosecution decision
         self.pending_trial = np.zeros(capacity, np.int64)  # prosecuted members awaiting verdict
         self.raid_hazard = np.zeros(capacity)  # last month's investigation hazard, what groups expect
@@ -102,15 +105,8 @@ class CrimeGroups:
             reusable = np.concatenate([reusable, np.arange(self.used, self.used + extra)])
             self.used += extra
         rows = reusable
-        self.alive[rows] = True
-        self.member_state[rows] = member_state
-        self.form[rows] = form
-        self.members[rows] = members
-        self.assets[rows] = assets
-        self.held[rows] = 0
-        self.born[rows] = t
-        self.investigated_at[rows] = -(10**6)
-        self.raid_hazard[rows] = 0.0
+        self.kernels.write_groups(rows, member_state, form, members, assets, t, self.alive, self.member_state, self.form,
+                                  self.members, self.assets, self.held, self.born, self.investigated_at, self.raid_hazard)
         return rows
 
     def compact(self, keep: np.ndarray) -> np.ndarray:
@@ -121,7 +117,7 @@ class CrimeGroups:
             arr = getattr(self, name)
             arr[:k] = arr[keep]
             arr[k:self.used] = 0
-        self.investigated_at[k:self.used] = -(10**6)
+        self.investigated_at[k:self.used] = NEVER_INVESTIGATED
         for arr in self.ledger.values():
             arr[:k] = arr[keep]
             arr[k:self.used] = 0.0

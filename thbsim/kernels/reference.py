@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from thbsim.actors.enforcement import hazard_key
+from thbsim.actors.traffickers import NEVER_INVESTIGATED
 from thbsim.actors.victims import stacked_choice
 from thbsim.population import EXPLOITED, FREE, IDENTIFIED, RECRUITED, SUPPORTED, first_free
 
@@ -30,7 +31,7 @@ __all__ = ["victims_month", "move_stocks", "first_free", "pick_lowest", "recruit
            "record_month",
            "turnover", "demand_turnover",
            "demand_month", "write_recruits", "stratum_cdf", "split_uniforms", "raid_hazard", "pick_in_cell", "relocate_groups",
-           "register", "free_group_rows", "binomial_inversion", "poisson_band", "poisson_at",
+           "register", "free_group_rows", "write_groups", "binomial_inversion", "poisson_band", "poisson_at",
            "member_join_draws", "recruit_draws", "raids_decided", "retraffick", "update_stocks", "owners",
            "generator_handle", "user_case_cuts"]
 MAX_INVERSION_N = 1000
@@ -822,6 +823,21 @@ def register(out, rows, u, unrecorded: float, form, member_state, sex, birth_mon
     adult = (t - birth_month[rows]) >= adult_months
     idx = (((member_state[rows].astype(np.int64) * (n_forms + 1) + f) * 2 + sex[rows]) * 2 + adult)
     out += np.bincount(idx * n_origins + citizenship[rows], minlength=out.size).astype(out.dtype)
+
+
+def write_groups(rows, member_state, form, members, assets, t: int, alive, group_member_state, group_form,
+                 group_members, group_assets, held, born, investigated_at, raid_hazard) -> None:
+    """New groups into their rows (``rows``, distinct; in place): alive, their member state, form, members and
+    assets, no victims yet, born at month ``t``, never investigated, no raid hazard expected."""
+    alive[rows] = True
+    group_member_state[rows] = member_state
+    group_form[rows] = form
+    group_members[rows] = members
+    group_assets[rows] = assets
+    held[rows] = 0
+    born[rows] = t
+    investigated_at[rows] = NEVER_INVESTIGATED
+    raid_hazard[rows] = 0.0
 
 
 def free_group_rows(alive, pending_decision, pending_trial, died, t: int, n: int) -> np.ndarray:
